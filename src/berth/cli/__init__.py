@@ -1,0 +1,1 @@
+"""The ``berth`` command: services (master, agent, up) and, later, the client CLI."""
