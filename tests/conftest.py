@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import asyncio
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from tests.cluster import Cluster, cluster_fixture
 
@@ -17,6 +19,14 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             print(c.logs())  # shown with the failure: the services' own account
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Async tests run on uvloop, as the services do (its subprocess and socket APIs
+    differ from asyncio's in small ways that matter)."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="module")

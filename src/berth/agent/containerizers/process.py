@@ -26,7 +26,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -409,7 +409,8 @@ class ProcessContainerizer:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
-            user=spec.user or launch.get("user") or None,
+            # uvloop's subprocesses take no user= argument; switch in the child instead.
+            preexec_fn=_switch_user(spec.user or launch.get("user") or None),
         )
         try:
             async with asyncio.timeout(timeout):
@@ -569,3 +570,20 @@ async def _wait_readable(fd: int, timeout: float) -> None:
             await ready
     finally:
         loop.remove_reader(fd)
+
+
+def _switch_user(user: str | None) -> Callable[[], None] | None:
+    """A preexec function that becomes ``user`` (None: stay who we are)."""
+    if user is None:
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ContainerizerError(f"user {user!r} does not exist on this agent") from None
+
+    def switch() -> None:
+        os.initgroups(entry.pw_name, entry.pw_gid)
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+
+    return switch
