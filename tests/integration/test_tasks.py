@@ -121,7 +121,7 @@ def test_docker_task_output_lands_in_its_sandbox(
     def read(name: str) -> str:
         r = requests.get(
             agent_url + "/files/read",
-            params={"path": f"{directory}/{name}", "offset": 0},
+            params={"path": f"{directory}/{name}", "offset": "0"},
             timeout=10,
         )
         r.raise_for_status()

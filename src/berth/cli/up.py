@@ -80,13 +80,14 @@ async def _stop(children: list[Child]) -> None:
             await child.process.wait()
 
 
-async def run_up(data_dir: Path, containerizers: str) -> None:
+async def run_up(data_dir: Path, containerizers: str, master_port: int, agent_port: int) -> None:
     py = [sys.executable, "-m", "berth"]
+    master = f"127.0.0.1:{master_port}"
     children = [
         Child(
             "master",
-            [*py, "master", "--data-dir", str(data_dir / "master")],
-            "http://127.0.0.1:5050/health",
+            [*py, "master", "--port", str(master_port), "--data-dir", str(data_dir / "master")],
+            f"http://{master}/health",
         ),
         Child(
             "agent",
@@ -94,13 +95,15 @@ async def run_up(data_dir: Path, containerizers: str) -> None:
                 *py,
                 "agent",
                 "--master",
-                "127.0.0.1:5050",
+                master,
+                "--port",
+                str(agent_port),
                 "--work-dir",
                 str(data_dir / "agent"),
                 "--containerizers",
                 containerizers,
             ],
-            "http://127.0.0.1:5051/health",
+            f"http://127.0.0.1:{agent_port}/health",
         ),
     ]
     try:
@@ -110,8 +113,8 @@ async def run_up(data_dir: Path, containerizers: str) -> None:
             if not await _wait_healthy(child.health_url, child.process, 30):
                 raise SystemExit(f"berth up: {child.name} did not become healthy")
         print("Berth is up:", flush=True)
-        print("  master  http://127.0.0.1:5050", flush=True)
-        print("  agent   http://127.0.0.1:5051", flush=True)
+        print(f"  master  http://{master}", flush=True)
+        print(f"  agent   http://127.0.0.1:{agent_port}", flush=True)
         print(f"  state   {data_dir}", flush=True)
         async with asyncio.TaskGroup() as tg:
             for child in children:
@@ -127,7 +130,11 @@ def up(
     containerizers: Annotated[
         str, typer.Option("--containerizer", help="docker, process, or both (comma-separated).")
     ] = "docker,process",
+    master_port: Annotated[int, typer.Option(help="The master's port.")] = 5050,
+    agent_port: Annotated[int, typer.Option(help="The agent's port.")] = 5051,
 ) -> None:
     """Start a single-machine cluster: a master and an agent."""
     setup_logging()
-    run_service(run_up((data_dir or data_home()).resolve(), containerizers))
+    run_service(
+        run_up((data_dir or data_home()).resolve(), containerizers, master_port, agent_port)
+    )
