@@ -164,3 +164,30 @@ def test_task_over_its_memory_limit_fails_with_the_memory_reason(
     status = fw.wait_state(task["task_id"]["value"], "TASK_FAILED")
     assert status["reason"] == "REASON_CONTAINER_LIMITATION_MEMORY"
     assert status["message"]
+
+
+def test_task_given_up_while_its_agent_was_away_is_killed_when_it_returns(
+    cluster: Cluster,
+) -> None:
+    master = cluster.start_master(ping_timeout=0.5, max_ping_timeouts=4)
+    agent = cluster.start_agent(master, containerizers="process")
+    fw = Framework(master.url)
+    fw.subscribe()
+    offer = fw.offers()[0]
+    task = task_info(offer, name="abandoned", command="sleep 1000")
+    task_id = task["task_id"]["value"]
+    fw.launch(offer, task)
+    pid = fw.wait_state(task_id, "TASK_RUNNING")["container_status"]["executor_pid"]
+
+    agent.process.kill()
+    fw.wait_state(task_id, "TASK_UNREACHABLE", timeout=30)
+    # The framework gives up on the task while its agent is away...
+    fw.kill(task_id)
+    # ...and when the agent returns, the task is killed rather than left running.
+    cluster.restart_agent(agent, master)
+    fw.wait_state(task_id, "TASK_KILLED", timeout=30)
+    wait_for(
+        lambda: subprocess.run(["kill", "-0", str(pid)], check=False, capture_output=True).returncode
+        != 0,
+        "the abandoned task's process to be gone",
+    )

@@ -56,11 +56,20 @@ def master(
     heartbeat_interval: Annotated[
         float, typer.Option(help="Seconds between HEARTBEAT events to frameworks.")
     ] = 15.0,
+    weights: Annotated[
+        str,
+        typer.Option(envvar="BERTH_WEIGHTS", help="DRF role weights: 'eng=2,ops=0.5'."),
+    ] = "",
     log_level: Annotated[str | None, typer.Option(envvar="BERTH_LOG_LEVEL")] = None,
 ) -> None:
     """Run a Mesos-compatible master."""
+    from berth.master.master import parse_weights
     from berth.master.service import MasterOptions, run_master
 
+    try:
+        role_weights = parse_weights(weights)
+    except InvalidInput as e:
+        raise typer.BadParameter(str(e)) from None
     setup_logging(log_level)
     ip = advertise_ip or (host if host not in ("0.0.0.0", "::") else "127.0.0.1")
     options = MasterOptions(
@@ -72,6 +81,7 @@ def master(
         agent_ping_timeout=agent_ping_timeout,
         max_agent_ping_timeouts=max_agent_ping_timeouts,
         heartbeat_interval=heartbeat_interval,
+        weights=role_weights,
     )
     run_service(run_master(options))
 

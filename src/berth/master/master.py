@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import random
 import socket
 import struct
@@ -74,6 +75,8 @@ class MasterConfig:
     # Triggers that arrive within this window fold into one allocation run.
     allocation_debounce: float = 0.005
     event_queue_size: int = 10_000
+    # Role weights for DRF (role -> weight); unlisted roles weigh 1.
+    weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def agent_removal_timeout(self) -> float:
@@ -82,6 +85,27 @@ class MasterConfig:
 
 class SubscribeRefused(Exception):
     """A well-formed SUBSCRIBE the master refuses: answered by an ERROR event."""
+
+
+def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """``--weights`` text: ``"eng=2,ops=0.5"`` -> ``(("eng", 2.0), ("ops", 0.5))``.
+
+    >>> parse_weights("eng=2, ops=0.5")
+    (('eng', 2.0), ('ops', 0.5))
+    """
+    weights: list[tuple[str, float]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        role, sep, value = item.partition("=")
+        role = role.strip()
+        try:
+            weight = float(value) if sep else math.nan
+        except ValueError:
+            weight = math.nan
+        if not weight > 0 or math.isinf(weight):
+            raise InvalidInput(f"weights: '{item}': expected role=positive number")
+        validate_role(role)
+        weights.append((role, weight))
+    return tuple(weights)
 
 
 def framework_roles(info: JSON) -> tuple[str, ...]:
@@ -136,6 +160,8 @@ class Master:
         self.removed_framework_ids: set[str] = set()
         self.offers: dict[str, Offer] = {}
         self.allocator = Allocator(rng=rng or random.Random())
+        for role, weight in config.weights:
+            self.allocator.set_weight(role, weight)
         # Agents the registry knows from before this master started that have not come
         # back yet; explicit reconciliation stays silent about their tasks meanwhile.
         self.awaiting_reregistration: set[str] = set()

@@ -112,10 +112,11 @@ class OperatorApi:
         for fw in self.master.frameworks.values():
             for role in fw.roles:
                 by_role.setdefault(role, []).append(fw.id)
+        weights = dict(self.master.config.weights)
         roles = [
             {
                 "name": role,
-                "weight": 1.0,
+                "weight": weights.get(role, 1.0),
                 "frameworks": fws,
                 "resources": {},
                 "allocated": {},

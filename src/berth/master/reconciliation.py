@@ -17,8 +17,9 @@ from berth.master.registry import Agent, AgentStatus, Framework, Task
 
 def task_status_for_reconciliation(task: Task, *, now: float) -> JSON:
     """The latest state of a known task, as RECONCILE answers it."""
-    healthy = task.latest_status.get("healthy") if task.latest_status else None
-    return master_status(
+    latest = task.latest_status or {}
+    healthy = latest.get("healthy")
+    status = master_status(
         task.task_id,
         task.state,
         now=now,
@@ -27,6 +28,11 @@ def task_status_for_reconciliation(task: Task, *, now: float) -> JSON:
         unreachable_time=task.unreachable_time,
         healthy=healthy if isinstance(healthy, bool) else None,
     )
+    # As in Mesos: a framework that failed over learns the task's container (its IP
+    # addresses) from reconciliation, since the update that first carried it is gone.
+    if isinstance(latest.get("container_status"), dict):
+        status["container_status"] = latest["container_status"]
+    return status
 
 
 def reconcile(

@@ -31,6 +31,7 @@ class MasterOptions:
     agent_ping_timeout: float = 15.0
     max_agent_ping_timeouts: int = 5
     heartbeat_interval: float = 15.0
+    weights: tuple[tuple[str, float], ...] = ()
 
 
 def build_app(master: Master) -> tuple[FastAPI, AgentChannelServer]:
@@ -57,6 +58,7 @@ async def run_master(options: MasterOptions, *, ready: asyncio.Event | None = No
         heartbeat_interval=options.heartbeat_interval,
         agent_ping_timeout=options.agent_ping_timeout,
         max_agent_ping_timeouts=options.max_agent_ping_timeouts,
+        weights=options.weights,
     )
     master = Master(config, store)
     try:

@@ -21,7 +21,7 @@ from berth.core.jsonutil import JSON, id_value
 from berth.core.resources import Resources
 from berth.master.registry import Offer
 
-MAX_TASK_ID_LENGTH = 255
+MAX_TASK_ID_LENGTH = 255  # bytes of UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +52,11 @@ def task_id_problem(task_id: str) -> str | None:
     """
     if not task_id:
         return "Task ID must not be empty"
-    if len(task_id) > MAX_TASK_ID_LENGTH:
-        return (
-            f"Task ID is {len(task_id)} characters long; at most {MAX_TASK_ID_LENGTH} are allowed"
-        )
+    # Counted in UTF-8 bytes, as Mesos does: the id names the sandbox directory, and file
+    # systems cap a name at 255 bytes (NAME_MAX), not 255 characters.
+    size = len(task_id.encode("utf-8", "surrogatepass"))
+    if size > MAX_TASK_ID_LENGTH:
+        return f"Task ID is {size} bytes long in UTF-8; at most {MAX_TASK_ID_LENGTH} are allowed"
     if task_id in (".", ".."):
         return f"Task ID '{task_id}' is not allowed"
     for bad in ("/", "\\"):
@@ -118,8 +119,27 @@ def _nanoseconds_problem(obj: Any, what: str) -> str | None:
     return None
 
 
+def _allocation_role_problem(raw: Any, role: str) -> str | None:
+    """Resources that already carry an allocation role must carry the offers' one.
+
+    Mesos stamps the offers' allocation role only on resources without one; a resource
+    allocated to another role then does not fit in the offers, so the task fails.
+    """
+    for i, entry in enumerate(raw if isinstance(raw, list) else []):
+        alloc = entry.get("allocation_info") if isinstance(entry, dict) else None
+        if alloc is None:
+            continue
+        alloc_role = alloc.get("role") if isinstance(alloc, dict) else None
+        if alloc_role is not None and alloc_role != role:
+            return (
+                f"resources[{i}] is allocated to role {alloc_role!r} "
+                f"but the offers are allocated to {role!r}"
+            )
+    return None
+
+
 def _task_problem(
-    info: JSON, *, agent_id: str, taken: Collection[str], resources: Resources
+    info: JSON, *, agent_id: str, role: str, taken: Collection[str], resources: Resources
 ) -> str | None:
     task_id = id_value(info.get("task_id")) or ""
     problem = task_id_problem(task_id)
@@ -137,6 +157,9 @@ def _task_problem(
         return "Custom executors are not supported by Berth agents; use 'command'"
     if resources.is_empty():
         return "Task uses no resources"
+    problem = _allocation_role_problem(info.get("resources"), role)
+    if problem:
+        return problem
     kill_policy = info.get("kill_policy")
     if kill_policy is not None:
         if not isinstance(kill_policy, dict):
@@ -194,7 +217,9 @@ def plan_launches(
         except InvalidInput as e:
             rejected.append(Rejected(task_id, f"Invalid resources: {e}"))
             continue
-        problem = _task_problem(info, agent_id=agent_id, taken=taken, resources=resources)
+        problem = _task_problem(
+            info, agent_id=agent_id, role=role, taken=taken, resources=resources
+        )
         if problem is None and not left.contains(resources):
             problem = (
                 f"Task uses more resources {resources.summary()} than available {left.summary()}"

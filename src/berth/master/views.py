@@ -89,11 +89,13 @@ def agent_json(agent: Agent) -> JSON:
 
 def framework_json(fw: Framework) -> JSON:
     info = fw.info
+    used = fw.used()
+    offered = fw.offered()
     out: JSON = {
         "id": fw.id,
         "name": fw.name,
-        "used_resources": fw.used().summary(),
-        "offered_resources": fw.offered().summary(),
+        "used_resources": used.summary(),
+        "offered_resources": offered.summary(),
         "capabilities": sorted(fw.capabilities),
         "hostname": info.get("hostname", ""),
         "webui_url": info.get("webui_url", ""),
@@ -105,7 +107,8 @@ def framework_json(fw: Framework) -> JSON:
         "checkpoint": bool(info.get("checkpoint", False)),
         "registered_time": fw.registered_time,
         "unregistered_time": fw.unregistered_time or 0,
-        "resources": fw.used().summary(),
+        # Mesos's older field: everything the framework holds, used and offered alike.
+        "resources": (used + offered).summary(),
         "tasks": [task_json(t) for t in fw.tasks.values()],
         "unreachable_tasks": [task_json(t) for t in fw.unreachable_tasks.values()],
         "completed_tasks": [task_json(t) for t in fw.completed_tasks],
@@ -150,6 +153,7 @@ def flags_json(master: Master) -> dict[str, str]:
         "max_agent_ping_timeouts": str(c.max_agent_ping_timeouts),
         "heartbeat_interval": f"{c.heartbeat_interval}secs",
         "allocation_interval": "event-driven",
+        "weights": ",".join(f"{role}={weight:g}" for role, weight in c.weights),
     }
 
 
