@@ -109,12 +109,23 @@ def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
 
 
 def framework_roles(info: JSON) -> tuple[str, ...]:
-    """The roles a FrameworkInfo subscribes with (MULTI_ROLE ``roles`` or legacy ``role``)."""
+    """The roles a FrameworkInfo subscribes with (MULTI_ROLE ``roles`` or legacy ``role``).
+
+    Raises ``SubscribeRefused`` for the combinations Mesos refuses.
+    """
     capabilities = {c.get("type") for c in info.get("capabilities", []) if isinstance(c, dict)}
     roles = info.get("roles")
-    if "MULTI_ROLE" in capabilities and isinstance(roles, list):
-        return tuple(str(r) for r in roles)
     role = info.get("role")
+    if "MULTI_ROLE" in capabilities:
+        if role is not None:
+            raise SubscribeRefused("'role' cannot be used with MULTI_ROLE; use 'roles'")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise SubscribeRefused("MULTI_ROLE frameworks need 'roles', a list of strings")
+        if len(set(roles)) != len(roles):
+            raise SubscribeRefused("'roles' must not repeat a role")
+        return tuple(roles)
+    if roles:
+        raise SubscribeRefused("'roles' needs the MULTI_ROLE capability; or use 'role'")
     return (role if isinstance(role, str) and role else "*",)
 
 
@@ -381,10 +392,14 @@ class Master:
         if fw is None:
             info = dict(fw_info or {"name": "", "user": ""})
             info["id"] = id_of(report.framework_id)
+            try:
+                roles = framework_roles(info)
+            except SubscribeRefused:
+                roles = (self._allocation_role_of(report.info),)
             fw = Framework(
                 id=report.framework_id,
                 info=info,
-                roles=framework_roles(info),
+                roles=roles,
                 capabilities=framework_capabilities(info),
                 registered_time=time.time(),
                 recovered=True,
@@ -413,13 +428,17 @@ class Master:
         fw.tasks[task.task_id] = task
 
     @staticmethod
-    def _allocation_role(info: JSON, fw: Framework) -> str:
+    def _allocation_role_of(info: JSON) -> str:
         for r in info.get("resources", []):
             if isinstance(r, dict):
                 alloc = r.get("allocation_info")
                 if isinstance(alloc, dict) and isinstance(alloc.get("role"), str):
                     return str(alloc["role"])
-        return fw.roles[0] if fw.roles else "*"
+        return "*"
+
+    def _allocation_role(self, info: JSON, fw: Framework) -> str:
+        role = self._allocation_role_of(info)
+        return role if role in fw.roles or not fw.roles else fw.roles[0]
 
     def _task_lost_on_agent(self, task: Task, now: float) -> None:
         fw = self.frameworks.get(task.framework_id)
@@ -752,7 +771,11 @@ class Master:
                 if op.get("id") is not None:
                     for info in infos:
                         self._task_error(
-                            fw, info, "Operation IDs are not allowed on LAUNCH operations", now
+                            fw,
+                            id_value(info.get("task_id")) or "",
+                            "Operation IDs are not allowed on LAUNCH operations",
+                            now,
+                            agent.id,
                         )
                     continue
                 plan = plan_launches(
@@ -763,26 +786,20 @@ class Master:
                     taken_task_ids={*fw.tasks, *fw.unreachable_tasks},
                 )
                 for rejected in plan.rejected:
-                    self._send_update(
-                        fw,
-                        events.master_status(
-                            rejected.task_id,
-                            TaskState.ERROR,
-                            now=now,
-                            reason=Reason.TASK_INVALID,
-                            message=rejected.message,
-                            agent_id=agent.id,
-                        ),
-                    )
-                    self.counters["tasks_error"] += 1
+                    self._task_error(fw, rejected.task_id, rejected.message, now, agent.id)
                 for launchable in plan.launch:
                     self._launch(fw, agent, role, launchable.info, launchable.resources, now)
                 left = plan.leftover
             elif kind == "LAUNCH_GROUP":
                 group = op.get("launch_group", {}).get("task_group", {})
                 for info in group.get("tasks", []):
+                    task_id = id_value(info.get("task_id")) if isinstance(info, dict) else None
                     self._task_error(
-                        fw, info, "LAUNCH_GROUP (task groups) is not supported by Berth", now
+                        fw,
+                        task_id or "",
+                        "LAUNCH_GROUP (task groups) is not supported by Berth",
+                        now,
+                        agent.id,
                     )
             else:
                 log.warning("framework %s: offer operation %s is not supported", fw.id, kind)
@@ -793,14 +810,21 @@ class Master:
             self._schedule_filter_expiry()
         self._trigger_allocation([agent.id])
 
-    def _task_error(self, fw: Framework, info: Any, message: str, now: float) -> None:
-        task_id = id_value(info.get("task_id")) if isinstance(info, dict) else None
+    def _task_error(
+        self, fw: Framework, task_id: str, message: str, now: float, agent_id: str | None
+    ) -> None:
         self._send_update(
             fw,
             events.master_status(
-                task_id or "", TaskState.ERROR, now=now, reason=Reason.TASK_INVALID, message=message
+                task_id,
+                TaskState.ERROR,
+                now=now,
+                reason=Reason.TASK_INVALID,
+                message=message,
+                agent_id=agent_id,
             ),
         )
+        self.counters["tasks_error"] += 1
 
     def _launch(
         self, fw: Framework, agent: Agent, role: str, info: JSON, resources: Resources, now: float

@@ -17,5 +17,5 @@ def test_weights_parse_role_number_pairs() -> None:
     "text", ["eng", "eng=", "eng=0", "eng=-1", "eng=inf", "eng=nan", "=2", "a b=1"]
 )
 def test_bad_weights_say_what_to_write(text: str) -> None:
-    with pytest.raises(InvalidInput, match="weights|role"):
+    with pytest.raises(InvalidInput, match=r"weights|role"):
         parse_weights(text)
