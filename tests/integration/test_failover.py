@@ -187,7 +187,9 @@ def test_task_given_up_while_its_agent_was_away_is_killed_when_it_returns(
     cluster.restart_agent(agent, master)
     fw.wait_state(task_id, "TASK_KILLED", timeout=30)
     wait_for(
-        lambda: subprocess.run(["kill", "-0", str(pid)], check=False, capture_output=True).returncode
-        != 0,
+        lambda: (
+            subprocess.run(["kill", "-0", str(pid)], check=False, capture_output=True).returncode
+            != 0
+        ),
         "the abandoned task's process to be gone",
     )

@@ -14,9 +14,7 @@ import berth
 SKIP = {"berth.__main__", "berth.sim.__main__"}
 
 MODULES = sorted(
-    m.name
-    for m in pkgutil.walk_packages(berth.__path__, prefix="berth.")
-    if m.name not in SKIP
+    m.name for m in pkgutil.walk_packages(berth.__path__, prefix="berth.") if m.name not in SKIP
 )
 
 
