@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import queue
 import subprocess
 import time
@@ -71,14 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def busybox_image() -> str:
-    """The busybox test image, built if needed (its builder is moving to tests/images.py)."""
-    for name in ("tests.images", "tests.integration.images"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        return str(module.ensure_busybox_image())
-    raise RuntimeError("cannot find ensure_busybox_image in tests/images.py")
+    """The busybox test image, built if needed."""
+    from tests.images import ensure_busybox_image
+
+    return ensure_busybox_image()
 
 
 # --------------------------------------------------------------------------- Berth

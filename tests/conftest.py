@@ -37,7 +37,7 @@ def module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster
 
 @pytest.fixture(scope="session")
 def busybox_image() -> str:
-    from tests.integration.images import ensure_busybox_image
+    from tests.images import ensure_busybox_image
 
     return ensure_busybox_image()
 
@@ -49,3 +49,10 @@ def pytest_runtest_makereport(
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+@pytest.fixture(scope="session")
+def python_image() -> str:
+    from tests.images import ensure_python_image
+
+    return ensure_python_image()

@@ -40,7 +40,7 @@ from berth.agent.containerizers import (
 from berth.agent.containerizers.cgroups import Cgroups, CgroupVersion
 from berth.agent.containerizers.docker import docker_available
 from berth.agent.launch import CommandSpec, LaunchSpec, launch_spec
-from tests.integration.images import ensure_busybox_image
+from tests.images import ensure_busybox_image
 
 DEADLINE = 60.0  # generous: bounds waits on conditions, never asserted as a duration
 

@@ -143,3 +143,67 @@ def _build(tag: str, applets: list[str], recipe: str) -> None:
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace")
         raise ImageBuildError(f"docker import of the busybox test image failed: {detail}")
+
+
+# --------------------------------------------------------------------------- python:3
+
+_PYTHON_RECIPE = "bookworm-python3-1"
+
+
+def ensure_python_image(tag: str = "python:3") -> str:
+    """A local ``python:3`` image (Debian bookworm with python3) for tests that run
+    Marathon's canonical examples unchanged. Built with mmdebstrap from Debian's
+    packages, then ``docker import``; reused while its recipe label matches."""
+    if _image_recipe(tag) == _PYTHON_RECIPE:
+        return tag
+    lock_path = Path(tempfile.gettempdir()) / "berth-test-images.lock"
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if _image_recipe(tag) != _PYTHON_RECIPE:
+                _build_python(tag)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return tag
+
+
+def _build_python(tag: str) -> None:
+    if subprocess.run(["which", "mmdebstrap"], capture_output=True).returncode != 0:
+        raise ImageBuildError("mmdebstrap is missing: apt-get install -y mmdebstrap")
+    with tempfile.TemporaryDirectory() as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        build = subprocess.run(
+            [
+                "mmdebstrap",
+                "--quiet",
+                "--variant=essential",
+                "--include=python3-minimal,python3",
+                "--dpkgopt=path-exclude=/usr/share/man/*",
+                "--dpkgopt=path-exclude=/usr/share/doc/*",
+                "--dpkgopt=path-exclude=/usr/share/locale/*",
+                "bookworm",
+                str(rootfs),
+            ],
+            capture_output=True,
+            timeout=900,
+        )
+        if build.returncode != 0:
+            detail = build.stderr.decode(errors="replace")[-2000:]
+            raise ImageBuildError(f"mmdebstrap failed to build the python image: {detail}")
+        imported = subprocess.run(
+            [
+                "docker",
+                "import",
+                "--change",
+                f"LABEL {_LABEL}={_PYTHON_RECIPE}",
+                "--change",
+                'CMD ["python3"]',
+                str(rootfs),
+                tag,
+            ],
+            capture_output=True,
+            timeout=300,
+        )
+        if imported.returncode != 0:
+            detail = imported.stderr.decode(errors="replace")
+            raise ImageBuildError(f"docker import of the python image failed: {detail}")
