@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -91,7 +91,9 @@ class SqliteStore:
 
         return await self._run(op)
 
-    async def put_many(self, items: list[tuple[str, bytes]]) -> None:
+    async def put_many(
+        self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()
+    ) -> None:
         def op() -> None:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -102,6 +104,7 @@ class SqliteStore:
                     "version = kv.version + 1",
                     items,
                 )
+                db.executemany("DELETE FROM kv WHERE key = ?", [(k,) for k in delete])
             except BaseException:
                 db.execute("ROLLBACK")
                 raise

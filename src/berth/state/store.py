@@ -13,6 +13,7 @@ store serialises its own writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -39,8 +40,11 @@ class Store(Protocol):
         """Write ``value``; returns the new version."""
         ...
 
-    async def put_many(self, items: list[tuple[str, bytes]]) -> None:
-        """Write several keys unconditionally in one transaction (all or nothing)."""
+    async def put_many(
+        self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()
+    ) -> None:
+        """Write several keys (and remove ``delete``) unconditionally in one transaction:
+        all or nothing."""
         ...
 
     async def delete(self, key: str, *, expected_version: int | None = None) -> bool:

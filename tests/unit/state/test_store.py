@@ -58,3 +58,9 @@ async def test_survives_reopen(tmp_path: Path) -> None:
     await s2.close()
     assert got is not None
     assert got.value == b'{"hostname":"h"}'
+
+
+async def test_put_many_writes_and_deletes_in_one_transaction(store: Store) -> None:
+    await store.put_many([("a", b"1"), ("b", b"2")])
+    await store.put_many([("c", b"3")], delete=["a"])
+    assert [k for k, _ in await store.list("")] == ["b", "c"]
