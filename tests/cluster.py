@@ -166,6 +166,20 @@ class Agent:
 
 
 @dataclass
+class Marathon:
+    process: Process
+    port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kwargs)
+
+
+@dataclass
 class Cluster:
     """Factory for processes of one test; ``close`` stops them all."""
 
@@ -280,6 +294,41 @@ class Cluster:
                 ),
                 f"agent on {agent.port} to register\n{agent.process.log()}",
             )
+
+    def start_marathon(
+        self,
+        master: Master,
+        *,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        reconcile_interval: float = 5.0,
+    ) -> Marathon:
+        port = port or free_port()
+        data_dir = data_dir or self.root / f"marathon-{port}"
+        argv = [
+            sys.executable,
+            "-m",
+            "berth",
+            "marathon",
+            "--master",
+            master.address,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--reconcile-interval",
+            str(reconcile_interval),
+        ]
+        marathon = Marathon(self._process("marathon", argv), port, data_dir)
+        self.restart_marathon(marathon)
+        return marathon
+
+    def restart_marathon(self, marathon: Marathon) -> None:
+        marathon.process.start()
+        wait_for(
+            lambda: marathon.get("/health").status_code == 200,
+            f"marathon on {marathon.port} to be healthy\n{marathon.process.log()}",
+        )
 
     def close(self) -> None:
         for proc in reversed(self.processes):

@@ -14,7 +14,7 @@ from tests.framework import Framework, task_info
 
 
 def test_berth_up_starts_a_cluster_that_runs_tasks_and_stops_on_sigterm(tmp_path: Path) -> None:
-    master_port, agent_port = free_port(), free_port()
+    master_port, agent_port, marathon_port = free_port(), free_port(), free_port()
     log = open(tmp_path / "up.log", "wb")  # noqa: SIM115 - closed below
     up = subprocess.Popen(
         [
@@ -30,6 +30,8 @@ def test_berth_up_starts_a_cluster_that_runs_tasks_and_stops_on_sigterm(tmp_path
             str(master_port),
             "--agent-port",
             str(agent_port),
+            "--marathon-port",
+            str(marathon_port),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -56,7 +58,7 @@ def test_berth_up_starts_a_cluster_that_runs_tasks_and_stops_on_sigterm(tmp_path
         log.close()
     assert code == 0, (tmp_path / "up.log").read_text()
     # Every child went with it.
-    for port in (master_port, agent_port):
+    for port in (master_port, agent_port, marathon_port):
         try:
             requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
         except requests.ConnectionError:

@@ -80,7 +80,9 @@ async def _stop(children: list[Child]) -> None:
             await child.process.wait()
 
 
-async def run_up(data_dir: Path, containerizers: str, master_port: int, agent_port: int) -> None:
+async def run_up(
+    data_dir: Path, containerizers: str, master_port: int, agent_port: int, marathon_port: int
+) -> None:
     py = [sys.executable, "-m", "berth"]
     master = f"127.0.0.1:{master_port}"
     children = [
@@ -105,6 +107,20 @@ async def run_up(data_dir: Path, containerizers: str, master_port: int, agent_po
             ],
             f"http://127.0.0.1:{agent_port}/health",
         ),
+        Child(
+            "marathon",
+            [
+                *py,
+                "marathon",
+                "--master",
+                master,
+                "--port",
+                str(marathon_port),
+                "--data-dir",
+                str(data_dir / "marathon"),
+            ],
+            f"http://127.0.0.1:{marathon_port}/health",
+        ),
     ]
     try:
         for child in children:
@@ -113,9 +129,10 @@ async def run_up(data_dir: Path, containerizers: str, master_port: int, agent_po
             if not await _wait_healthy(child.health_url, child.process, 30):
                 raise SystemExit(f"berth up: {child.name} did not become healthy")
         print("Berth is up:", flush=True)
-        print(f"  master  http://{master}", flush=True)
-        print(f"  agent   http://127.0.0.1:{agent_port}", flush=True)
-        print(f"  state   {data_dir}", flush=True)
+        print(f"  master    http://{master}", flush=True)
+        print(f"  agent     http://127.0.0.1:{agent_port}", flush=True)
+        print(f"  marathon  http://127.0.0.1:{marathon_port}", flush=True)
+        print(f"  state     {data_dir}", flush=True)
         async with asyncio.TaskGroup() as tg:
             for child in children:
                 tg.create_task(_supervise(child))
@@ -132,9 +149,16 @@ def up(
     ] = "docker,process",
     master_port: Annotated[int, typer.Option(help="The master's port.")] = 5050,
     agent_port: Annotated[int, typer.Option(help="The agent's port.")] = 5051,
+    marathon_port: Annotated[int, typer.Option(help="Marathon's port.")] = 8080,
 ) -> None:
-    """Start a single-machine cluster: a master and an agent."""
+    """Start a single-machine cluster: a master, an agent and marathon."""
     setup_logging()
     run_service(
-        run_up((data_dir or data_home()).resolve(), containerizers, master_port, agent_port)
+        run_up(
+            (data_dir or data_home()).resolve(),
+            containerizers,
+            master_port,
+            agent_port,
+            marathon_port,
+        )
     )
