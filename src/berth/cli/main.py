@@ -155,6 +155,44 @@ def agent(
     run_service(run_agent(options))
 
 
+@app.command()
+def marathon(
+    master_address: Annotated[
+        str, typer.Option("--master", envvar="BERTH_MASTER", help="The master, as host:port.")
+    ] = "127.0.0.1:5050",
+    port: Annotated[
+        int, typer.Option(envvar="BERTH_MARATHON_PORT", help="Port to serve on.")
+    ] = 8080,
+    host: Annotated[
+        str, typer.Option(envvar="BERTH_MARATHON_HOST", help="Address to bind.")
+    ] = "127.0.0.1",
+    data_dir: Annotated[
+        Path | None, typer.Option(envvar="BERTH_DATA_DIR", help="Where apps and state are kept.")
+    ] = None,
+    hostname: Annotated[
+        str | None, typer.Option(envvar="BERTH_HOSTNAME", help="Hostname to advertise.")
+    ] = None,
+    reconcile_interval: Annotated[
+        float, typer.Option(help="Seconds between reconciliations with the master.")
+    ] = 60.0,
+    log_level: Annotated[str | None, typer.Option(envvar="BERTH_LOG_LEVEL")] = None,
+) -> None:
+    """Run the Marathon-compatible orchestrator (a framework on the master)."""
+    from berth.marathon.service import MarathonOptions, run_marathon
+
+    setup_logging(log_level)
+    advertised = hostname or (host if host not in ("0.0.0.0", "::") else "127.0.0.1")
+    options = MarathonOptions(
+        master=master_address,
+        host=host,
+        port=port,
+        data_dir=(data_dir or data_home() / "marathon").resolve(),
+        hostname=advertised,
+        reconcile_interval=reconcile_interval,
+    )
+    run_service(run_marathon(options))
+
+
 app.command()(up)
 
 
