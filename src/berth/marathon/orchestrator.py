@@ -44,6 +44,7 @@ from berth.marathon.instances import (
     new_instance_id,
     parse_task_id,
 )
+from berth.marathon.launcher import match_offers
 from berth.marathon.mesos import MasterError, SchedulerClient
 from berth.marathon.models.app import AppDefinition, UnreachableDisabled, VersionInfo
 from berth.marathon.models.change import classify_change
@@ -53,15 +54,8 @@ from berth.marathon.models.pathid import PathId
 from berth.marathon.models.ports import assign_service_ports
 from berth.marathon.models.render import render_app
 from berth.marathon.models.timestamps import format_timestamp
-from berth.marathon.placement import (
-    OfferView,
-    PlacedInstance,
-    PlacementRequest,
-    Unplaced,
-    place,
-)
+from berth.marathon.placement import OfferView, PlacedInstance, Unplaced
 from berth.marathon.store import InstanceWriter, MarathonStore
-from berth.marathon.taskinfo import task_info
 
 log = logging.getLogger(__name__)
 
@@ -196,25 +190,6 @@ def instance_view(instance: Instance, app: AppDefinition | None) -> steps.Instan
         staged_at=instance.staged_at,
         goal="running" if instance.goal is Goal.RUNNING else "stopped",
         unreachable_since=instance.unreachable_since,
-    )
-
-
-def placement_request(app: AppDefinition) -> PlacementRequest:
-    if app.is_host_networking:
-        host_ports = tuple(p.port if app.require_ports else 0 for p in app.port_definitions)
-    else:
-        host_ports = tuple(m.host_port for m in app.port_mappings if m.host_port is not None)
-    return PlacementRequest(
-        app_id=str(app.id),
-        cpus=app.cpus,
-        mem=app.mem,
-        disk=app.disk,
-        gpus=float(app.gpus),
-        role=app.role,
-        accepted_roles=app.accepted_resource_roles,
-        constraints=tuple((c.field, c.operator, c.value) for c in app.constraints),
-        host_ports=host_ports,
-        require_ports=app.require_ports and app.is_host_networking,
     )
 
 
@@ -764,63 +739,34 @@ class Orchestrator:
         if not ready:
             await self.client.decline([v.id for v in views], self.config.idle_decline_seconds)
             return
-        # One version per app per round (a rolling restart may have two queued).
-        waiting: dict[str, list[Instance]] = {}
-        for instance in sorted(ready, key=lambda i: (i.version, i.scheduled_at), reverse=True):
-            group = waiting.setdefault(instance.app_id, [])
-            if not group or group[0].version == instance.version:
-                group.append(instance)
-        requests: list[tuple[PlacementRequest, int]] = []
-        apps: dict[str, AppDefinition] = {}
-        for app_id, group in waiting.items():
-            app = self.app_definition(app_id, group[0].version)
-            if app is None:
-                continue
-            apps[app_id] = app
-            requests.append((placement_request(app), len(group)))
-        placed = {app_id: self._placed(app_id) for app_id in apps}
-        result = place(requests, views, placed, seed=self._rng.randrange(2**31))
-        tasks_by_offer: dict[str, list[JSON]] = {}
-        for placement in result.placements:
-            instance = waiting[placement.app_id].pop(0)
-            app = apps[placement.app_id]
-            role = next((v.role for v in views if v.id == placement.offer_id and v.role), "*")
-            launched = instance.launched(
-                agent_id=placement.agent_id,
-                hostname=placement.hostname,
-                host_ports=tuple(placement.host_ports),
-                version=instance.version,
-                now=now,
-                role=role or "*",
-            )
-            self._save(launched)
-            tasks_by_offer.setdefault(placement.offer_id, []).append(
-                task_info(
-                    app,
-                    task_id=launched.task_id,
-                    agent_id=placement.agent_id,
-                    hostname=placement.hostname,
-                    host_ports=placement.host_ports,
-                    resources=placement.resources,
-                    role=role or "*",
-                )
-            )
+        round_ = match_offers(
+            ready,
+            views,
+            definition=self.app_definition,
+            placed=self._placed,
+            now=now,
+            seed=self._rng.randrange(2**31),
+        )
+        by_offer: dict[str, list[JSON]] = {}
+        for launch in round_.launches:
+            self._save(launch.instance)
+            by_offer.setdefault(launch.offer_id, []).append(launch.task)
         # The instances' records (their new incarnations) are durable before the
         # tasks exist: a crash now leaves tasks we know, never tasks we forgot.
         await self.writer.flush()
-        for offer_id, infos in tasks_by_offer.items():
+        for offer_id, infos in by_offer.items():
             await self.client.accept([offer_id], infos, self.config.decline_seconds)
-        unused = result.unused_offers()
-        if unused:
-            await self.client.decline(list(unused), self.config.decline_seconds)
-        self.unplaced = dict(result.unplaced)
-        for app_id in apps:
+        if round_.unused_offers:
+            await self.client.decline(list(round_.unused_offers), self.config.decline_seconds)
+        self.unplaced = dict(round_.unplaced)
+        launched_apps = {launch.instance.app_id for launch in round_.launches}
+        for app_id in round_.apps:
             counters = self.offer_counters.setdefault(app_id, OfferCounters())
             counters.processed += len(views)
-            if app_id in result.unplaced:
+            if app_id in round_.unplaced:
                 counters.unused += len(views)
                 counters.last_unused_at = now
-            if result.by_app.get(app_id):
+            if app_id in launched_apps:
                 counters.last_used_at = now
 
     def _placed(self, app_id: str) -> list[PlacedInstance]:
