@@ -392,3 +392,13 @@ def valid_app_bodies(draw: st.DrawFn) -> JSON:
         )
     )
     return body
+
+
+@st.composite
+def focused_app_bodies(draw: st.DrawFn) -> JSON:
+    """Bodies exercising one or two fields at a time, so rare sub-shapes come up often."""
+    keys = draw(st.lists(st.sampled_from(sorted(app_members)), min_size=1, max_size=2, unique=True))
+    body: JSON = {"id": draw(ids), "cmd": "serve"}
+    for key in keys:
+        body[key] = draw(app_members[key])
+    return body

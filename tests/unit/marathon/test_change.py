@@ -54,7 +54,7 @@ def test_version_metadata_is_not_a_change() -> None:
 
 
 @given(app_bodies(), st.integers(0, 100))
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_changing_only_instances_is_a_scale(body: JSON, instances: int) -> None:
     app = parsed(body)
     assume(app is not None and app.instances != instances)
@@ -63,7 +63,7 @@ def test_changing_only_instances_is_a_scale(body: JSON, instances: int) -> None:
 
 
 @given(app_bodies())
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_identical_definitions_are_no_change(body: JSON) -> None:
     app = parsed(body)
     assume(app is not None)
@@ -74,7 +74,7 @@ def test_identical_definitions_are_no_change(body: JSON) -> None:
 
 
 @given(app_bodies(), app_bodies())
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_classification_is_symmetric(a_body: JSON, b_body: JSON) -> None:
     a, b = parsed(a_body), parsed(b_body)
     assume(a is not None and b is not None)

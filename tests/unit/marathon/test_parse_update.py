@@ -25,7 +25,7 @@ from berth.marathon.models import (
     parse_app_update,
     render_app,
 )
-from tests.unit.marathon.appjson import JSON, app_bodies, json_values, parsed
+from tests.unit.marathon.appjson import JSON, app_bodies, focused_app_bodies, json_values, parsed
 
 T0 = datetime(2021, 1, 1, tzinfo=UTC)
 STORED = parse_app(
@@ -192,8 +192,8 @@ def test_a_bad_rollback_version_is_a_play_error() -> None:
 # -- properties --------------------------------------------------------------------------
 
 
-@given(app_bodies())
-@settings(max_examples=200)
+@given(app_bodies() | focused_app_bodies())
+@settings(max_examples=300)
 def test_putting_back_the_rendered_app_changes_nothing(body: JSON) -> None:
     app = parsed(body)
     assume(app is not None)
@@ -249,3 +249,13 @@ def test_version_info_survives_updates() -> None:
 
     stored = replace(STORED, version_info=info)
     assert update({"cmd": "new"}, existing=stored).version_info == info
+
+
+def test_apps_built_in_code_can_be_updated_even_beyond_the_json_schema() -> None:
+    # Upper-case port names never pass the JSON reader; an app made in code may have them.
+    stored = AppDefinition(
+        id=PathId.parse("/w"), cmd="xx", port_definitions=(PortDefinition(0, name="HTTP"),)
+    )
+    new = update({"instances": 2}, existing=stored)
+    assert new.port_definitions == stored.port_definitions
+    assert classify_change(stored, new) == "scale"

@@ -14,7 +14,13 @@ from berth.marathon.models import (
     render_app,
     validate_app,
 )
-from tests.unit.marathon.appjson import JSON, app_bodies, parsed, valid_app_bodies
+from tests.unit.marathon.appjson import (
+    JSON,
+    app_bodies,
+    focused_app_bodies,
+    parsed,
+    valid_app_bodies,
+)
 
 # Reference 2.6: what marathon 0.13.0 builds its objects from (anything else raises).
 CLIENT_APP_KEYS = {
@@ -158,8 +164,8 @@ def test_one_point_ten_omits_empty_collections_and_unset_optionals() -> None:
         assert key not in rendered
 
 
-@given(app_bodies())
-@settings(max_examples=400)
+@given(app_bodies() | focused_app_bodies())
+@settings(max_examples=500)
 def test_render_then_parse_is_the_identity(body: JSON) -> None:
     app = parsed(body)
     assume(app is not None)
@@ -168,7 +174,7 @@ def test_render_then_parse_is_the_identity(body: JSON) -> None:
 
 
 @given(app_bodies())
-@settings(max_examples=300)
+@settings(max_examples=150)
 def test_rendered_apps_are_accepted_by_the_python_client(body: JSON) -> None:
     app = parsed(body)
     assume(app is not None and not uses_opt_in_fields(app))

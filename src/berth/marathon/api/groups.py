@@ -11,13 +11,16 @@ from berth.core.errors import NotFound
 from berth.marathon import planner
 from berth.marathon.api.common import app_path, body, deployment_reply, error, flag, reply
 from berth.marathon.deployment import steps_json
-from berth.marathon.models.app import AppDefinition
 from berth.marathon.models.change import classify_change
+from berth.marathon.models.errors import MarathonValidationError
 from berth.marathon.models.frozenmap import FrozenMap
-from berth.marathon.models.group import Group, GroupUpdate, parse_group_update
+from berth.marathon.models.group import (
+    Group,
+    parse_group_update,
+    validate_group_update,
+)
 from berth.marathon.models.pathid import PathId
 from berth.marathon.models.timestamps import format_timestamp
-from berth.marathon.models.validate import ensure_valid_app
 from berth.marathon.orchestrator import Orchestrator, now_version, stamp_versions
 from berth.marathon.views import embeds, group_json
 
@@ -70,16 +73,15 @@ class GroupsApi:
         force = flag(request, "force")
         dry_run = flag(request, "dryRun")
         data = await body(request)
-        update = parse_group_update(data, group_id.parent, group_id=group_id)
         creating = request.method == "POST"
         if creating:
-            if not isinstance(data, dict) or "id" not in data:
-                update = GroupUpdate(
-                    id=group_id,
-                    apps=update.apps,
-                    groups=update.groups,
-                    dependencies=update.dependencies,
-                )
+            # POST /v2/groups[/{id}]: the body's id is resolved against the URL's group
+            # (``POST /v2/groups {"id": "g"}`` creates ``/g``); without one, the URL's
+            # group is the one created. PUT always changes the URL's group.
+            update = parse_group_update(data, group_id)
+        else:
+            update = parse_group_update(data, group_id.parent, group_id=group_id)
+        if creating:
             if self.o.root.group(update.id) is not None and not update.id.is_root:
                 return error(
                     409,
@@ -98,8 +100,9 @@ class GroupsApi:
                 raise NotFound(f"Group '{update.id}' does not exist in version {ts}")
             target = root.with_group(_unversioned(old_group))
         else:
-            for app in _apps_of(update):
-                ensure_valid_app(app)
+            problems = validate_group_update(update)
+            if problems:
+                raise MarathonValidationError(problems)
             target = root.update_group(update)
         if dry_run:
             stamped = stamp_versions(root, target, now_version())[0]
@@ -140,13 +143,6 @@ class GroupsApi:
             raise NotFound(f"Group '{group_id}' does not exist in version {version}")
         group = self._group(group_id, root)
         return reply(group_json(self.o, group, embeds(request.query_params.getlist("embed"))))
-
-
-def _apps_of(update: GroupUpdate) -> list[AppDefinition]:
-    apps = list(update.apps or ())
-    for child in update.groups or ():
-        apps.extend(_apps_of(child))
-    return apps
 
 
 def _unversioned(group: Group) -> Group:

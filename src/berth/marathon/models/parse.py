@@ -58,9 +58,9 @@ from berth.marathon.models.rawapp import (
     DockerNetwork,
     RawApp,
     RawContainer,
+    RawDocker,
     read_raw_app,
 )
-from berth.marathon.models.render import render_app
 
 # uris with these endings are fetched with extract=true (Marathon's FetchUri.isExtract).
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip")
@@ -486,13 +486,69 @@ def _check_update_ports(update: RawApp, problems: list[Violation]) -> None:
 
 
 def _raw_of(app: AppDefinition) -> RawApp:
-    """The stored app as a raw record, through its canonical JSON (never has legacy forms)."""
-    reader = Reader()
-    raw = read_raw_app(Cursor(reader, "", render_app(app)), require_id=True)
-    if reader.play_errors or reader.violations:
-        # render_app and read_raw_app must agree; anything else is a bug, not bad input.
-        raise AssertionError(f"stored app {app.id} does not read back: {reader}")
-    return raw
+    """The stored app as a raw record in canonical form, as if its rendering were read.
+
+    Built field by field rather than through JSON, so an app made in code (which the JSON
+    reader's schema bounds never saw) can always be updated.
+    """
+    host = app.is_host_networking
+    container = None
+    if app.container is not None:
+        c, d = app.container, app.container.docker
+        container = RawContainer(
+            type=c.type,
+            docker=None
+            if d is None
+            else RawDocker(
+                image=d.image,
+                force_pull_image=d.force_pull_image,
+                privileged=d.privileged,
+                parameters=d.parameters,
+                pull_config=d.pull_config,
+            ),
+            volumes=c.volumes,
+            port_mappings=None if host else c.port_mappings,
+            linux_info=c.linux_info,
+        )
+    return RawApp(
+        id=str(app.id),
+        cmd=app.cmd,
+        args=app.args,
+        user=app.user,
+        env=app.env,
+        instances=app.instances,
+        cpus=app.cpus,
+        mem=app.mem,
+        disk=app.disk,
+        gpus=app.gpus,
+        executor=app.executor,
+        constraints=app.constraints,
+        fetch=app.fetch,
+        store_urls=app.store_urls,
+        port_definitions=app.port_definitions if host else None,
+        require_ports=app.require_ports,
+        backoff_seconds=app.backoff_seconds,
+        backoff_factor=app.backoff_factor,
+        max_launch_delay_seconds=app.max_launch_delay_seconds,
+        container=container,
+        networks=app.networks,
+        health_checks=app.health_checks,
+        readiness_checks=app.readiness_checks,
+        dependencies=tuple(str(d) for d in app.dependencies),
+        upgrade_strategy=app.upgrade_strategy,
+        labels=app.labels,
+        accepted_resource_roles=app.accepted_resource_roles,
+        role=app.role,
+        kill_selection=app.kill_selection,
+        unreachable_strategy=app.unreachable_strategy,
+        task_kill_grace_period_seconds=app.task_kill_grace_period_seconds,
+        residency=app.residency,
+        secrets=app.secrets,
+        tty=app.tty,
+        check=app.check,
+        executor_resources=app.executor_resources,
+        resource_limits=app.resource_limits,
+    )
 
 
 def _overlay(existing: RawApp, update: RawApp) -> RawApp:

@@ -370,7 +370,10 @@ def _read_health_check(c: Cursor) -> HealthCheck | None:
             defaults.max_consecutive_failures if failures is None else failures
         ),
         delay_seconds=defaults.delay_seconds if delay is None else delay,
-        ignore_http1xx=bool(ignore_1xx) if protocol.is_http else False,
+        # Only the scheduler's own HTTP checks can ignore 1xx answers.
+        ignore_http1xx=bool(ignore_1xx)
+        if protocol in (HealthCheckProtocol.HTTP, HealthCheckProtocol.HTTPS)
+        else False,
         ip_protocol=IpProtocol.IPV4 if is_command else (ip_protocol or IpProtocol.IPV4),
     )
 
