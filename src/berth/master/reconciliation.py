@@ -49,7 +49,7 @@ def reconcile(
     the framework. Explicit: per task, as Mesos does (mesos.md section e):
 
     ====================================  ===================================
-    known task                            its latest state
+    known task (also recently completed)  its latest state
     unknown, agent still expected back    no answer (the agent will tell)
     unknown, agent registered             TASK_GONE
     unknown, agent unreachable            TASK_UNREACHABLE
@@ -63,8 +63,15 @@ def reconcile(
         tasks = [*framework.tasks.values(), *framework.unreachable_tasks.values()]
         return [task_status_for_reconciliation(t, now=now) for t in tasks]
     answers: list[JSON] = []
+    completed: dict[str, Task] | None = None
     for task_id, agent_id in requested:
         task = framework.find_task(task_id)
+        if task is None:
+            # A task that ended recently is answered with how it ended, not as unknown:
+            # a framework that has not processed that end yet must not think it vanished.
+            if completed is None:
+                completed = {t.task_id: t for t in framework.completed_tasks}
+            task = completed.get(task_id)
         if task is not None:
             answers.append(task_status_for_reconciliation(task, now=now))
             continue

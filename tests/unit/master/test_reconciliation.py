@@ -101,6 +101,17 @@ def test_implicit_does_not_answer_acknowledged_terminal_tasks() -> None:
     assert reconcile(fw, [], agents={}, awaiting_reregistration=(), now=NOW) == []
 
 
+def test_explicit_answers_a_recently_completed_task_with_how_it_ended() -> None:
+    # A framework asking about a task whose end it has not processed yet must learn that
+    # end, not that the task is unknown (it would think it vanished and act on it).
+    fw = make_framework()
+    fw.completed_tasks.append(make_task("done", agent_id="S1", state=TaskState.FINISHED))
+    agents = {"S1": make_agent("S1")}
+    (answer,) = reconcile(fw, [("done", "S1")], agents=agents, awaiting_reregistration=(), now=NOW)
+    assert answer["state"] == "TASK_FINISHED"
+    assert answer["reason"] == Reason.RECONCILIATION.value
+
+
 def test_answers_carry_the_latest_health_and_container_status() -> None:
     # A framework that failed over learns from reconciliation what the lost updates told:
     # whether the task is healthy, and its container's addresses.
