@@ -383,6 +383,9 @@ class Orchestrator:
         old = self.instances.get(instance.instance_id)
         self.instances[instance.instance_id] = instance
         self.writer.mark(instance)
+        # Every change may enable another (a killed queued instance can be expunged, a
+        # finished step lets the next one start): look again until nothing changes.
+        self.kick()
         if old is None or old.condition is not instance.condition:
             self.bus.publish(
                 "instance_changed_event",
@@ -397,6 +400,7 @@ class Orchestrator:
     def _expunge(self, instance: Instance) -> None:
         self.instances.pop(instance.instance_id, None)
         self.writer.forget(instance.instance_id)
+        self.kick()
 
     def _handle_unreachable(self, now: float) -> None:
         for instance in list(self.instances.values()):
@@ -601,10 +605,12 @@ class Orchestrator:
         """Ask the master for the state of every task we think exists."""
         if self.client is None or not self.client.connected.is_set():
             return
+        now = self.clock()
         tasks = [
             (i.task_id, i.agent_id)
             for i in self.instances.values()
-            if i.has_task or i.condition is Condition.UNREACHABLE_INACTIVE
+            if (i.has_task or i.condition is Condition.UNREACHABLE_INACTIVE)
+            and not _launch_in_flight(i, now)
         ]
         await self.client.reconcile([])
         if tasks:
@@ -630,7 +636,14 @@ class Orchestrator:
             return
         parsed = parse_task_id(task_id)
         instance = self.instances.get(parsed[0]) if parsed else None
-        if instance is None or parsed is None or parsed[1] != instance.incarnation:
+        if (
+            instance is None
+            or parsed is None
+            or parsed[1] != instance.incarnation
+            or instance.condition is Condition.SCHEDULED
+        ):
+            # Not the current task of a live instance: an older incarnation, a task of
+            # an expunged instance, or news of a task already given up.
             if not state.is_terminal and state is not TaskState.UNREACHABLE:
                 log.info("killing task %s that no instance owns", task_id)
                 self._spawn(self.client.kill(task_id, id_value(status.get("agent_id")), None))
@@ -934,6 +947,19 @@ class Orchestrator:
         return bool(found) or any(
             i.condition is Condition.SCHEDULED for i in self.instances_of(app_id)
         )
+
+
+# A master that has not seen our ACCEPT yet would call the task gone; give a launch this
+# long before asking about it.
+LAUNCH_GRACE_SECONDS = 60.0
+
+
+def _launch_in_flight(instance: Instance, now: float) -> bool:
+    return (
+        instance.condition is Condition.PROVISIONED
+        and instance.staged_at is not None
+        and now - instance.staged_at < LAUNCH_GRACE_SECONDS
+    )
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -7,6 +7,7 @@
     marathon/root-versions/<ts>              earlier root indexes (/v2/groups/versions)
     marathon/apps/<app id>/<ts>              every version of every app (rendered JSON)
     marathon/deployments/<id>                running deployments
+    marathon/forgotten/<app id>              when a deleted app was forgotten
     marathon/instances/<instance id>         instance records
 
 The root index names app versions instead of holding apps, so a change writes only the
@@ -47,6 +48,7 @@ ROOT_KEY = "marathon/root"
 ROOT_VERSIONS = "marathon/root-versions/"
 APPS = "marathon/apps/"
 DEPLOYMENTS = "marathon/deployments/"
+FORGOTTEN = "marathon/forgotten/"
 INSTANCES = "marathon/instances/"
 
 # Earlier root indexes kept for /v2/groups/versions.
@@ -142,7 +144,18 @@ class MarathonStore:
     async def save_framework_id(self, framework_id: str) -> None:
         await self.store.put(FRAMEWORK_ID, framework_id.encode())
 
-    async def app_version(self, app_id: PathId, version: str) -> AppDefinition | None:
+    async def _forgotten_at(self, app_id: PathId) -> str:
+        entry = await self.store.get(f"{FORGOTTEN}{app_id}")
+        return entry.value.decode() if entry else ""
+
+    async def app_version(
+        self, app_id: PathId, version: str, *, include_forgotten: bool = True
+    ) -> AppDefinition | None:
+        """One stored version. A deleted app's versions stay stored (earlier root group
+        versions name them) but the API shows them no more: ``include_forgotten=False``.
+        """
+        if not include_forgotten and version <= await self._forgotten_at(app_id):
+            return None
         entry = await self.store.get(f"{APPS}{app_id}/{version}")
         if entry is None:
             return None
@@ -151,11 +164,13 @@ class MarathonStore:
         return app if app.id == app_id else replace(app, id=app_id)
 
     async def app_versions(self, app_id: PathId) -> list[str]:
+        """The versions of the app as it exists now (not those of a deleted namesake)."""
         prefix = f"{APPS}{app_id}/"
+        forgotten = await self._forgotten_at(app_id)
         return [
-            key[len(prefix) :]
+            version
             for key, _ in await self.store.list(prefix)
-            if "/" not in key[len(prefix) :]
+            if "/" not in (version := key[len(prefix) :]) and version > forgotten
         ]
 
     async def root_versions(self) -> list[str]:
@@ -194,8 +209,9 @@ class MarathonStore:
             puts.append((ROOT_VERSIONS + format_timestamp(root.version), index))
         if deployment is not None:
             puts.append((DEPLOYMENTS + deployment[0], dumps(deployment[1])))
-        for app_id in forget_apps:
-            deletes.extend(key for key, _ in await self.store.list(f"{APPS}{app_id}/"))
+        if forget_apps:
+            stamp = format_timestamp(root.version) if root.version else "9999"
+            puts.extend((f"{FORGOTTEN}{app_id}", stamp.encode()) for app_id in forget_apps)
         await self.store.put_many(puts, delete=deletes)
         versions = await self.root_versions()
         if len(versions) > MAX_ROOT_VERSIONS:

@@ -259,7 +259,7 @@ class AppsApi:
     async def _version_of(self, rollback: AppRollback) -> AppDefinition:
         assert rollback.id is not None
         ts = format_timestamp(rollback.version)
-        app = await self.o.store.app_version(rollback.id, ts)
+        app = await self.o.store.app_version(rollback.id, ts, include_forgotten=False)
         if app is None:
             raise NotFound(f"App '{rollback.id}' does not exist in version {ts}")
         # A rollback is a config change to the old definition: it gets a new version.
@@ -362,7 +362,7 @@ class AppsApi:
         return reply({"versions": sorted(versions, reverse=True)})
 
     async def version(self, app_id: PathId, version: str) -> Response:
-        app = await self.o.store.app_version(app_id, version)
+        app = await self.o.store.app_version(app_id, version, include_forgotten=False)
         if app is None:
             raise NotFound(f"App '{app_id}' does not exist in version {version}")
         return reply(render_app(app))

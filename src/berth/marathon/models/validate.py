@@ -122,8 +122,12 @@ def _rule_id(app: AppDefinition, ctx: _Context, out: list[Violation]) -> None:
 
 def _rule_command(app: AppDefinition, ctx: _Context, out: list[Violation]) -> None:
     has_cmd, has_args = app.cmd is not None, bool(app.args)
-    # A container counts only when it names an image to run (its entrypoint).
-    runnable = app.container is not None and app.container.docker is not None
+    # A container counts when it names an image to run (its entrypoint). A DOCKER
+    # container missing its image is reported at /container/docker/image instead:
+    # telling the user to add a container they did give would mislead.
+    runnable = app.container is not None and (
+        app.container.docker is not None or app.container.type is EngineType.DOCKER
+    )
     if not ((has_cmd != has_args) or (not (has_cmd and has_args) and runnable)):
         out.append(Violation("/", CMD_ARGS_CONTAINER))
     if app.cmd is not None and len(app.cmd) <= 1:
