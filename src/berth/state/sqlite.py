@@ -91,9 +91,7 @@ class SqliteStore:
 
         return await self._run(op)
 
-    async def put_many(
-        self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()
-    ) -> None:
+    async def put_many(self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()) -> None:
         def op() -> None:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
