@@ -14,6 +14,7 @@ instances (placing, killing, persisting) happens in the orchestrator.
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -121,6 +122,24 @@ def parse_task_id(task_id: str) -> tuple[str, int] | None:
     if not sep or not instance_id or not incarnation.isdigit():
         return None
     return instance_id, int(incarnation)
+
+
+_LEGACY_TASK_ID = re.compile(
+    r"^.+\.(marathon-)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
+)
+
+
+def is_task_id(text: str) -> bool:
+    """Whether ``text`` is a Marathon task id: today's form, or the pre-1.5 forms
+    ``<app>.<uuid>`` and ``<app>.marathon-<uuid>`` (still accepted by the API).
+
+    >>> legacy = "web.marathon-1a8ff506-e7bb-11f1-aaf9-02fc00000001"
+    >>> is_task_id("web.instance-abc._app.1"), is_task_id(legacy)
+    (True, True)
+    >>> is_task_id("nonsense")
+    False
+    """
+    return parse_task_id(text) is not None or bool(_LEGACY_TASK_ID.match(text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import berth
 from berth.core.http import prometheus_response
 from berth.marathon.api.apps import find_instance
 from berth.marathon.api.common import NO_CACHE, body, deployment_reply, error, flag, reply
-from berth.marathon.instances import Condition, parse_task_id
+from berth.marathon.instances import Condition, is_task_id
 from berth.marathon.models.app import AppDefinition
 from berth.marathon.models.pathid import PathId
 from berth.marathon.orchestrator import Orchestrator
@@ -76,7 +76,7 @@ class SystemApi:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return error(400, 'Expected a body like {"ids": ["<task id>", ...]}')
         for task_id in ids:
-            if parse_task_id(task_id) is None and task_id not in self.o.instances:
+            if not is_task_id(task_id) and task_id not in self.o.instances:
                 return error(400, f"Invalid task id '{task_id}'")
         instances = [i for i in (find_instance(self.o, t) for t in ids) if i is not None]
         if not scale:
