@@ -103,7 +103,11 @@ class GroupsApi:
             problems = validate_group_update(update)
             if problems:
                 raise MarathonValidationError(problems)
-            target = root.update_group(update)
+            if update.scale_by is not None:
+                # {"scaleBy": f}: every app below the group, instances x f rounded up.
+                target = root.with_group(self._group(update.id).scale_by(update.scale_by))
+            else:
+                target = root.update_group(update)
         if dry_run:
             stamped = stamp_versions(root, target, now_version())[0]
             return reply({"steps": _dry_steps(self.o, stamped)})
