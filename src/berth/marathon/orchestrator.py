@@ -241,6 +241,7 @@ class Orchestrator:
         self._rng = random.Random()
         self._wakeup_at: float | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._launching: set[str] = set()  # task ids whose ACCEPT is on its way
         self.ready = asyncio.Event()
 
     # ------------------------------------------------------------------ lookups
@@ -605,12 +606,11 @@ class Orchestrator:
         """Ask the master for the state of every task we think exists."""
         if self.client is None or not self.client.connected.is_set():
             return
-        now = self.clock()
         tasks = [
             (i.task_id, i.agent_id)
             for i in self.instances.values()
             if (i.has_task or i.condition is Condition.UNREACHABLE_INACTIVE)
-            and not _launch_in_flight(i, now)
+            and i.task_id not in self._launching
         ]
         await self.client.reconcile([])
         if tasks:
@@ -761,14 +761,21 @@ class Orchestrator:
             seed=self._rng.randrange(2**31),
         )
         by_offer: dict[str, list[JSON]] = {}
+        launching = {launch.instance.task_id for launch in round_.launches}
         for launch in round_.launches:
             self._save(launch.instance)
             by_offer.setdefault(launch.offer_id, []).append(launch.task)
-        # The instances' records (their new incarnations) are durable before the
-        # tasks exist: a crash now leaves tasks we know, never tasks we forgot.
-        await self.writer.flush()
-        for offer_id, infos in by_offer.items():
-            await self.client.accept([offer_id], infos, self.config.decline_seconds)
+        # Until the master has our ACCEPT it would call these tasks gone: reconciliation
+        # leaves them alone meanwhile (the master registers tasks before it answers).
+        self._launching |= launching
+        try:
+            # The instances' records (their new incarnations) are durable before the
+            # tasks exist: a crash now leaves tasks we know, never tasks we forgot.
+            await self.writer.flush()
+            for offer_id, infos in by_offer.items():
+                await self.client.accept([offer_id], infos, self.config.decline_seconds)
+        finally:
+            self._launching -= launching
         if round_.unused_offers:
             await self.client.decline(list(round_.unused_offers), self.config.decline_seconds)
         self.unplaced = dict(round_.unplaced)
@@ -947,19 +954,6 @@ class Orchestrator:
         return bool(found) or any(
             i.condition is Condition.SCHEDULED for i in self.instances_of(app_id)
         )
-
-
-# A master that has not seen our ACCEPT yet would call the task gone; give a launch this
-# long before asking about it.
-LAUNCH_GRACE_SECONDS = 60.0
-
-
-def _launch_in_flight(instance: Instance, now: float) -> bool:
-    return (
-        instance.condition is Condition.PROVISIONED
-        and instance.staged_at is not None
-        and now - instance.staged_at < LAUNCH_GRACE_SECONDS
-    )
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
