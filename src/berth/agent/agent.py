@@ -159,7 +159,7 @@ class Agent:
         async with asyncio.TaskGroup() as tg:
             self._group = tg
             for runner in self._recovered:
-                tg.create_task(runner.run(), name=f"task-{runner.task_id}")
+                tg.create_task(self._run_guarded(runner), name=f"task-{runner.task_id}")
             self._recovered = []
             tg.create_task(self.updates.run(), name="status-updates")
             await asyncio.Event().wait()
@@ -225,8 +225,9 @@ class Agent:
         if key in self.runners:
             log.warning("task %s is already running here; ignoring a second launch", task_id)
             return
-        self.frameworks[framework_id] = framework
-        self.checkpoint.save_framework(framework_id, framework)
+        if self.frameworks.get(framework_id) != framework:
+            self.frameworks[framework_id] = framework
+            self.checkpoint.save_framework(framework_id, framework)
         container_id = str(uuid.uuid4())
         sandbox = create_sandbox(
             self.config.work_dir, self.agent_id, framework_id, task_id, container_id
@@ -256,7 +257,21 @@ class Agent:
         self.runners[key] = runner
         self._checkpoint_runner(runner)
         assert self._group is not None
-        self._group.create_task(runner.run(), name=f"task-{task_id}")
+        self._group.create_task(self._run_guarded(runner), name=f"task-{task_id}")
+
+    async def _run_guarded(self, runner: TaskRunner) -> None:
+        """Run one task; whatever goes wrong with it stays with it (never the agent)."""
+        try:
+            await runner.run()
+        except Exception as e:
+            log.exception("task %s failed inside the agent", runner.task_id)
+            if not runner.state.is_terminal:
+                runner.report(
+                    TaskState.FAILED,
+                    reason=Reason.EXECUTOR_TERMINATED,
+                    message=f"The agent could not run the task: {e}",
+                )
+                self._finished(runner)
 
     def _fail_unlaunchable(self, framework_id: str, task_id: str, message: str) -> None:
         assert self.agent_id is not None

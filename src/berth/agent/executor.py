@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from berth.agent.containerizers import Containerizer, Launched, LaunchError, Termination
+from berth.agent.containerizers import (
+    Containerizer,
+    ContainerizerError,
+    Launched,
+    LaunchError,
+    Termination,
+)
 from berth.agent.health_checks import HealthChecker, Target, parse_health_check
 from berth.agent.launch import LaunchSpec
 from berth.core.errors import InvalidInput
@@ -323,12 +329,19 @@ class TaskRunner:
         self._killer = asyncio.create_task(self._kill_sequence())
 
     async def _kill_sequence(self) -> None:
-        if "TASK_KILLING_STATE" in self._capabilities:
-            self.report(TaskState.KILLING)
-        await self.containerizer.signal(self.container_id, signal.SIGTERM)
-        await asyncio.sleep(self._kill_grace)
-        log.info("task %s ignored SIGTERM for %.1fs; killing it", self.task_id, self._kill_grace)
-        await self.containerizer.signal(self.container_id, signal.SIGKILL)
+        try:
+            if "TASK_KILLING_STATE" in self._capabilities:
+                self.report(TaskState.KILLING)
+            await self.containerizer.signal(self.container_id, signal.SIGTERM)
+            await asyncio.sleep(self._kill_grace)
+            log.info(
+                "task %s ignored SIGTERM for %.1fs; killing it", self.task_id, self._kill_grace
+            )
+            await self.containerizer.signal(self.container_id, signal.SIGKILL)
+        except ContainerizerError as e:
+            # A signal that cannot be delivered must not leave the task running.
+            log.warning("task %s: %s; destroying its container", self.task_id, e)
+            await self.containerizer.destroy(self.container_id)
 
 
 def _max_completion_seconds(task: JSON) -> float | None:

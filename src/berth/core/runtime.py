@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -28,8 +29,19 @@ def data_home() -> Path:
     return Path(base) / "berth"
 
 
+def settle_heap() -> None:
+    """Call once a service has loaded its state: what exists now lives for the whole
+    process, so the collector stops re-scanning it (``gc.freeze``), and collections
+    come less often. Long full collections over a large, stable heap are what made
+    request latency jump at the 99th percentile."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_service(main: Coroutine[Any, Any, None]) -> None:
     """Run ``main`` until it returns or SIGTERM/SIGINT arrives, then stop it cleanly."""
+    # Services allocate many short-lived objects per request and few cycles.
+    gc.set_threshold(50_000, 50, 100)
     loop_factory: Callable[[], asyncio.AbstractEventLoop]
     try:
         import uvloop

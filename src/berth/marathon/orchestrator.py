@@ -117,6 +117,11 @@ class DeploymentRun:
         }
 
 
+def _classify(old: AppDefinition, new: AppDefinition) -> planner.Change:
+    # Untouched apps are the very same object: no need to compare 40 fields.
+    return "none" if old is new else classify_change(old, new)
+
+
 def _version(app: AppDefinition) -> str:
     return format_timestamp(app.version) if app.version else ""
 
@@ -141,6 +146,8 @@ def stamp_versions(
     root = new
     for app in list(new.transitive_apps()):
         before = old.app(app.id)
+        if before is app and app.id not in restart:
+            continue  # untouched by this change (the very same object)
         if before is None:
             kind = "new"
         else:
@@ -242,6 +249,8 @@ class Orchestrator:
         self._wakeup_at: float | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._launching: set[str] = set()  # task ids whose ACCEPT is on its way
+        self._by_app: dict[str, set[str]] = {}  # app id -> its instance ids
+        self._rendered: dict[tuple[str, str], JSON] = {}  # (app id, version) -> JSON
         self.ready = asyncio.Event()
 
     # ------------------------------------------------------------------ lookups
@@ -253,8 +262,8 @@ class Orchestrator:
         return self._apps.get((app_id, version))
 
     def instances_of(self, app_id: PathId | str) -> list[Instance]:
-        key = str(app_id)
-        return [i for i in self.instances.values() if i.app_id == key]
+        ids = self._by_app.get(str(app_id), ())
+        return [self.instances[i] for i in ids]
 
     def deployments_of(self, app_id: PathId | str) -> list[str]:
         key = str(app_id)
@@ -262,6 +271,17 @@ class Orchestrator:
 
     def _remember(self, app: AppDefinition) -> None:
         self._apps[(str(app.id), _version(app))] = app
+
+    def rendered(self, app: AppDefinition) -> JSON:
+        """``render_app(app)``, cached: a stored version never changes. A shallow copy,
+        so callers may add top-level keys."""
+        key = (str(app.id), _version(app))
+        cached = self._rendered.get(key)
+        if cached is None or self._apps.get(key) is not app:
+            cached = render_app(app)
+            if key[1]:
+                self._rendered[key] = cached
+        return dict(cached)
 
     # ------------------------------------------------------------------ start-up
 
@@ -273,6 +293,7 @@ class Orchestrator:
             self._remember(app)
         for instance in loaded.instances:
             self.instances[instance.instance_id] = instance
+            self._by_app.setdefault(instance.app_id, set()).add(instance.instance_id)
         for data in loaded.deployments:
             run = await self._load_run(data)
             if run is not None:
@@ -383,6 +404,7 @@ class Orchestrator:
     def _save(self, instance: Instance) -> None:
         old = self.instances.get(instance.instance_id)
         self.instances[instance.instance_id] = instance
+        self._by_app.setdefault(instance.app_id, set()).add(instance.instance_id)
         self.writer.mark(instance)
         # Every change may enable another (a killed queued instance can be expunged, a
         # finished step lets the next one start): look again until nothing changes.
@@ -400,6 +422,11 @@ class Orchestrator:
 
     def _expunge(self, instance: Instance) -> None:
         self.instances.pop(instance.instance_id, None)
+        ids = self._by_app.get(instance.app_id)
+        if ids is not None:
+            ids.discard(instance.instance_id)
+            if not ids:
+                del self._by_app[instance.app_id]
         self.writer.forget(instance.instance_id)
         self.kick()
 
@@ -869,7 +896,7 @@ class Orchestrator:
                 wanted,
                 dependencies=lambda a: [str(d) for d in a.dependencies],
                 instances=lambda a: a.instances,
-                classify=classify_change,
+                classify=_classify,
                 restart=[str(r) for r in restart],
                 kill=kill,
                 deployment_id=str(uuid.uuid4()),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.core.http import bind_socket, serve
+from berth.core.runtime import settle_heap
 from berth.marathon.api import build_app
 from berth.marathon.events import EventBus
 from berth.marathon.mesos import SchedulerClient
@@ -58,6 +59,7 @@ async def run_marathon(options: MarathonOptions, *, ready: asyncio.Event | None 
     orchestrator = Orchestrator(config, MarathonStore(store), writer, bus)
     try:
         await orchestrator.recover()
+        settle_heap()
         client = SchedulerClient(
             options.master,
             framework_info(config, orchestrator.framework_id),

@@ -15,7 +15,6 @@ from berth.marathon.deployment import deployment_json
 from berth.marathon.instances import Condition, Instance
 from berth.marathon.models.app import AppDefinition
 from berth.marathon.models.group import Group
-from berth.marathon.models.render import render_app
 from berth.marathon.models.timestamps import format_timestamp
 from berth.marathon.orchestrator import Orchestrator
 
@@ -118,7 +117,7 @@ def app_info(
     orchestrator: Orchestrator, app: AppDefinition, embed: frozenset[str], *, single: bool = False
 ) -> JSON:
     """``AppInfo``: counts and deployments always; tasks etc. when embedded (or ``single``)."""
-    out = render_app(app)
+    out = orchestrator.rendered(app)
     instances = orchestrator.instances_of(app.id)
     out.update(counts(instances))
     out["deployments"] = [{"id": d} for d in orchestrator.deployments_of(app.id)]

@@ -151,7 +151,7 @@ class DockerContainerizer:
 
     def _client(self) -> aiodocker.Docker:
         if self._docker is None:
-            self._docker = aiodocker.Docker(url=self.docker_url)
+            self._docker = engine_client(self.docker_url)
         return self._docker
 
     async def _api(self, what: str, call: Awaitable[T]) -> T:
@@ -451,7 +451,8 @@ class DockerContainerizer:
             async with asyncio.timeout(self.api_timeout):
                 await docker.containers.container(target).delete(force=True, v=True)
         except DockerError as e:
-            if e.status != 404:
+            # 404: already gone; 409: someone is removing it already (same outcome).
+            if e.status not in (404, 409):
                 raise ContainerizerError(f"Failed to remove container {name}: {e.message}") from e
         except TimeoutError:
             raise ContainerizerError(
@@ -599,7 +600,24 @@ class DockerContainerizer:
         self._containers.clear()
         if self._docker is not None:
             await self._docker.close()
+            await self._docker.session.close()
             self._docker = None
+
+
+def engine_client(url: str | None) -> aiodocker.Docker:
+    """An Engine API client without a cap on concurrent connections.
+
+    Every running container holds two connections for as long as it runs (its log
+    stream and its wait for exit); aiohttp's default cap of 100 would let 50 containers
+    starve every other call (launches time out, kills never arrive).
+    """
+    host = url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://"):
+        connector: aiohttp.BaseConnector = aiohttp.UnixConnector(host[len("unix://") :], limit=0)
+    else:
+        connector = aiohttp.TCPConnector(limit=0)
+    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout())
+    return aiodocker.Docker(url=host, session=session)
 
 
 _INIT_NAMES = ("docker-init", "tini", "tini-static")
