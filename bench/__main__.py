@@ -16,10 +16,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from bench import docker_launch_latency, master_idle_agents
+from bench import (
+    docker_launch_latency,
+    marathon_api_latency,
+    marathon_launch,
+    master_idle_agents,
+)
 from bench.report import render_header, write_run
 
-BENCHMARKS: dict[str, ModuleType] = {m.NAME: m for m in (master_idle_agents, docker_launch_latency)}
+BENCHMARKS: dict[str, ModuleType] = {
+    m.NAME: m
+    for m in (
+        master_idle_agents,
+        docker_launch_latency,
+        marathon_launch,
+        marathon_api_latency,
+    )
+}
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 

@@ -14,6 +14,8 @@ MODULES = [
     "bench.engine",
     "bench.master_idle_agents",
     "bench.docker_launch_latency",
+    "bench.marathon_launch",
+    "bench.marathon_api_latency",
 ]
 
 
