@@ -40,9 +40,7 @@ class Store(Protocol):
         """Write ``value``; returns the new version."""
         ...
 
-    async def put_many(
-        self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()
-    ) -> None:
+    async def put_many(self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()) -> None:
         """Write several keys (and remove ``delete``) unconditionally in one transaction:
         all or nothing."""
         ...
