@@ -184,8 +184,10 @@ class Agent:
         history.statuses.append(entry)
         self.updates.update(framework_id, status)
 
-    def _checkpoint_runner(self, runner: TaskRunner) -> None:
-        self.checkpoint.save_task(runner.framework_id, runner.task_id, runner.record())
+    def _checkpoint_runner(self, runner: TaskRunner, durable: bool = True) -> None:
+        self.checkpoint.save_task(
+            runner.framework_id, runner.task_id, runner.record(), durable=durable
+        )
 
     def _finished(self, runner: TaskRunner) -> None:
         # The runner stays listed (so /state and re-registration report its terminal

@@ -7,8 +7,12 @@ Layout under ``<work_dir>/meta``::
     frameworks/<framework_id>/tasks/<task_id>/task.json      TaskRecord
     frameworks/<framework_id>/tasks/<task_id>/updates.json   unacknowledged updates
 
-Every file is replaced atomically (write to a temporary file, fsync, rename), so a crash
-leaves either the old or the new version, never half of one.
+Every file is replaced atomically (write to a temporary file, rename), so a crash leaves
+either the old or the new version, never half of one. What a restart cannot rebuild is
+also fsynced: which containers exist (the task record once launched) and how tasks
+ended. Intermediate states (STARTING, RUNNING, health) are not: a restarted agent
+reports what its containers are doing now anyway, and that keeps fsyncs off the launch
+path.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from berth.core.jsonutil import JSON, dumps, loads
 log = logging.getLogger(__name__)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically. ``durable`` also survives a machine
+    crash (fsync); without it, a process crash still leaves the old or new version."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -97,11 +104,17 @@ class Checkpoint:
         data = read_json(self._framework_dir(framework_id) / "framework.json")
         return data if isinstance(data, dict) else None
 
-    def save_task(self, framework_id: str, task_id: str, record: JSON) -> None:
-        write_atomic(self._task_dir(framework_id, task_id) / "task.json", dumps(record))
+    def save_task(
+        self, framework_id: str, task_id: str, record: JSON, *, durable: bool = True
+    ) -> None:
+        path = self._task_dir(framework_id, task_id) / "task.json"
+        write_atomic(path, dumps(record), durable=durable)
 
-    def save_updates(self, framework_id: str, task_id: str, updates: list[JSON]) -> None:
-        write_atomic(self._task_dir(framework_id, task_id) / "updates.json", dumps(updates))
+    def save_updates(
+        self, framework_id: str, task_id: str, updates: list[JSON], *, durable: bool = True
+    ) -> None:
+        path = self._task_dir(framework_id, task_id) / "updates.json"
+        write_atomic(path, dumps(updates), durable=durable)
 
     def remove_task(self, framework_id: str, task_id: str) -> None:
         shutil.rmtree(self._task_dir(framework_id, task_id), ignore_errors=True)

@@ -86,7 +86,7 @@ class TaskContext:
 
     agent_id: str
     report: Callable[[str, JSON], None]  # (framework_id, status) -> queued for delivery
-    checkpoint: Callable[[TaskRunner], None]
+    checkpoint: Callable[[TaskRunner, bool], None]  # (runner, durable)
     finished: Callable[[TaskRunner], None]
 
 
@@ -195,7 +195,7 @@ class TaskRunner:
         self.state = state
         status = self._status(state, reason=reason, message=message)
         self.latest_status = status
-        self.ctx.checkpoint(self)
+        self.ctx.checkpoint(self, state.is_terminal)
         self.ctx.report(self.framework_id, status)
 
     # ------------------------------------------------------------------ life
@@ -228,7 +228,7 @@ class TaskRunner:
             self.ctx.finished(self)
             return False
         self.launched = launched
-        self.ctx.checkpoint(self)
+        self.ctx.checkpoint(self, True)
         if self.kill_requested:
             # Killed while launching: stop it now rather than report it running.
             await self.containerizer.destroy(self.container_id)
@@ -323,7 +323,7 @@ class TaskRunner:
         if grace_seconds is not None:
             self._kill_grace = grace_seconds
         self.kill_requested = True
-        self.ctx.checkpoint(self)
+        self.ctx.checkpoint(self, True)
         if self.launched is None:
             return  # the launch sees the request and stops the container itself
         self._killer = asyncio.create_task(self._kill_sequence())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from berth.agent.checkpoint import Checkpoint
 from berth.core import agent_protocol as proto
 from berth.core.jsonutil import JSON
+from berth.core.states import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class StatusUpdateManager:
         if stream is None:
             stream = self._streams[key] = _Stream(framework_id, task_id)
         stream.pending.append(status)
-        self._checkpoint.save_updates(framework_id, task_id, list(stream.pending))
+        terminal = TaskState(status["state"]).is_terminal
+        self._checkpoint.save_updates(framework_id, task_id, list(stream.pending), durable=terminal)
         if len(stream.pending) == 1:
             self._send_head(stream)
 
@@ -88,7 +90,8 @@ class StatusUpdateManager:
             log.debug("ignoring acknowledgement %s for %s: not the head", uuid, task_id)
             return False
         stream.pending.popleft()
-        self._checkpoint.save_updates(framework_id, task_id, list(stream.pending))
+        # Losing an acknowledgement costs a resend after a crash, nothing more.
+        self._checkpoint.save_updates(framework_id, task_id, list(stream.pending), durable=False)
         if not stream.pending:
             del self._streams[(framework_id, task_id)]
             return True

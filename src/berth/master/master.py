@@ -304,9 +304,11 @@ class Master:
         fresh = self._agent_from_info(agent_id, info, now)
         agent = self.agents.get(agent_id)
         if agent is None:
+            # Written before the agent appears anywhere: everything below is one step,
+            # so nobody sees the agent without the tasks it brought.
+            await self.store.put(f"agents/{agent_id}", dumps(info))
             agent = fresh
             self.agents[agent_id] = agent
-            await self.store.put(f"agents/{agent_id}", dumps(info))
         else:
             if agent.channel is not None and agent.channel is not channel:
                 agent.channel.close()
