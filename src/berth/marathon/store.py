@@ -15,10 +15,10 @@ apps it changed plus a small index: a root group of 1,000 apps is not rewritten 
 every scale. A change (new app versions, the new index, its deployment) is written in one
 transaction before the API answers: nothing accepted is lost.
 
-Instance records change on every status update; ``InstanceWriter`` batches them (a
-crash loses at most the last few milliseconds of *observed* states, which reconciliation
-with the master restores; instances are created and launched only after their record is
-written).
+Instance records change on every status update; ``InstanceWriter`` batches them and
+writes without fsync: a process crash loses nothing written, a machine crash at most the
+last moments of *observed* states, which reconciliation with the master restores.
+Instances are launched only after their record is written.
 """
 
 from __future__ import annotations
@@ -256,7 +256,9 @@ class InstanceWriter:
                 if inst is not None
             ]
             deletes = [INSTANCES + iid for iid, inst in batch.items() if inst is None]
-            await self._store.put_many(puts, delete=deletes)
+            # Observed state: reconciliation with the master rebuilds it after a machine
+            # crash, so it is not worth an fsync on every launch.
+            await self._store.put_many(puts, delete=deletes, durable=False)
 
     async def run(self) -> None:
         try:

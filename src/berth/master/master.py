@@ -73,7 +73,7 @@ class MasterConfig:
     agent_ping_timeout: float = 15.0
     max_agent_ping_timeouts: int = 5
     # Triggers that arrive within this window fold into one allocation run.
-    allocation_debounce: float = 0.005
+    allocation_debounce: float = 0.002
     event_queue_size: int = 10_000
     # Role weights for DRF (role -> weight); unlisted roles weigh 1.
     weights: tuple[tuple[str, float], ...] = ()

@@ -91,22 +91,31 @@ class SqliteStore:
 
         return await self._run(op)
 
-    async def put_many(self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()) -> None:
+    async def put_many(
+        self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = (), durable: bool = True
+    ) -> None:
         def op() -> None:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                # WAL + NORMAL: committed in the log at once, synced at the next checkpoint.
+                db.execute("PRAGMA synchronous=NORMAL")
             try:
-                db.executemany(
-                    "INSERT INTO kv (key, value, version) VALUES (?, ?, 1) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                    "version = kv.version + 1",
-                    items,
-                )
-                db.executemany("DELETE FROM kv WHERE key = ?", [(k,) for k in delete])
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(
+                        "INSERT INTO kv (key, value, version) VALUES (?, ?, 1) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                        "version = kv.version + 1",
+                        items,
+                    )
+                    db.executemany("DELETE FROM kv WHERE key = ?", [(k,) for k in delete])
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                if not durable:
+                    db.execute("PRAGMA synchronous=FULL")
 
         await self._run(op)
 

@@ -64,3 +64,11 @@ async def test_put_many_writes_and_deletes_in_one_transaction(store: Store) -> N
     await store.put_many([("a", b"1"), ("b", b"2")])
     await store.put_many([("c", b"3")], delete=["a"])
     assert [k for k, _ in await store.list("")] == ["b", "c"]
+
+
+async def test_writes_without_fsync_are_still_atomic_and_visible(store: Store) -> None:
+    await store.put_many([("x", b"1"), ("y", b"2")], durable=False)
+    await store.put_many([("z", b"3")], delete=["x"], durable=False)
+    assert [k for k, _ in await store.list("")] == ["y", "z"]
+    # ...and durable writes after them still work.
+    assert await store.put("y", b"3", expected_version=1) == 2

@@ -179,13 +179,29 @@ class DockerContainerizer:
         runtime = self.runtime_dir(spec.container_id)
         runtime.mkdir(parents=True, exist_ok=True)
         spec.sandbox.mkdir(parents=True, exist_ok=True)
-        await self._ensure_image(spec.docker.image, force_pull=spec.docker.force_pull)
+        if spec.docker.force_pull:
+            await self._ensure_image(spec.docker.image, force_pull=True)
 
         docker = self._client()
         name = spec.container_name
-        container = await self._api(
-            f"Failed to create container {name}", docker.containers.create(config, name=name)
-        )
+        try:
+            # Create first and pull only when the Engine lacks the image: a local image
+            # (the common case) costs no extra round trip.
+            async with asyncio.timeout(self.api_timeout):
+                container = await docker.containers.create(config, name=name)
+        except DockerError as e:
+            if e.status != 404:
+                raise LaunchError(f"Failed to create container {name}: {e.message}") from e
+            await self._ensure_image(spec.docker.image, force_pull=False)
+            container = await self._api(
+                f"Failed to create container {name}", docker.containers.create(config, name=name)
+            )
+        except aiohttp.ClientError as e:
+            raise LaunchError(f"Failed to create container {name}: {e}") from e
+        except TimeoutError:
+            raise LaunchError(
+                f"Failed to create container {name}: Docker Engine timed out"
+            ) from None
         try:
             await self._api(f"Failed to start container {name}", container.start())
             info = await self._api(f"Failed to inspect container {name}", container.show())
