@@ -40,9 +40,12 @@ class Store(Protocol):
         """Write ``value``; returns the new version."""
         ...
 
-    async def put_many(self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = ()) -> None:
+    async def put_many(
+        self, items: list[tuple[str, bytes]], *, delete: Sequence[str] = (), durable: bool = True
+    ) -> None:
         """Write several keys (and remove ``delete``) unconditionally in one transaction:
-        all or nothing."""
+        all or nothing. ``durable=False`` may lose the write to a machine crash (never
+        to a process crash): for state the service can rebuild."""
         ...
 
     async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
