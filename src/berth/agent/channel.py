@@ -22,22 +22,10 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 5.0
 
 
-def master_url(master: str) -> str:
-    """``host:port`` or ``http://host:port`` -> the channel's WebSocket URL.
-
-    >>> master_url("127.0.0.1:5050")
-    'ws://127.0.0.1:5050/api/berth/v1/agent'
-    """
-    address = master.strip().removeprefix("http://").removeprefix("ws://").rstrip("/")
-    if ":" not in address:
-        address += ":5050"
-    return f"ws://{address}{proto.PATH}"
-
-
 class ChannelClient:
     def __init__(self, agent: Agent, master: str, *, heartbeat: float = 15.0) -> None:
         self.agent = agent
-        self.url = master_url(master)
+        self.url = proto.channel_url(master)
         self.heartbeat = heartbeat
         self.connected = asyncio.Event()
 

@@ -42,3 +42,15 @@ ACKNOWLEDGE: Final = "ACKNOWLEDGE"
 SHUTDOWN_FRAMEWORK: Final = "SHUTDOWN_FRAMEWORK"
 RECONCILE: Final = "RECONCILE"
 ERROR: Final = "ERROR"
+
+
+def channel_url(master: str) -> str:
+    """``host:port`` or ``http://host:port`` -> the agent channel's WebSocket URL.
+
+    >>> channel_url("127.0.0.1:5050")
+    'ws://127.0.0.1:5050/api/berth/v1/agent'
+    """
+    address = master.strip().removeprefix("http://").removeprefix("ws://").rstrip("/")
+    if ":" not in address:
+        address += ":5050"
+    return f"ws://{address}{PATH}"

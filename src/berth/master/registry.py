@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -33,6 +34,22 @@ class Sink(Protocol):
     def send(self, message: JSON) -> bool: ...
 
     def close(self) -> None: ...
+
+
+def live_resources(tasks: Iterable[Task]) -> Resources:
+    """What the tasks that have not ended hold."""
+    total = Resources.empty()
+    for task in tasks:
+        if not task.state.is_terminal:
+            total = total + task.resources
+    return total
+
+
+def offered_resources(offers: Iterable[Offer]) -> Resources:
+    total = Resources.empty()
+    for offer in offers:
+        total = total + offer.resources
+    return total
 
 
 class AgentStatus(Enum):
@@ -104,17 +121,10 @@ class Agent:
         return self.status is AgentStatus.ACTIVE
 
     def used(self) -> Resources:
-        used = Resources.empty()
-        for task in self.tasks.values():
-            if not task.state.is_terminal:
-                used = used + task.resources
-        return used
+        return live_resources(self.tasks.values())
 
     def offered(self) -> Resources:
-        offered = Resources.empty()
-        for offer in self.offers.values():
-            offered = offered + offer.resources
-        return offered
+        return offered_resources(self.offers.values())
 
 
 @dataclass(slots=True, eq=False)
@@ -170,17 +180,10 @@ class Framework:
         return float(value) if isinstance(value, int | float) else 0.0
 
     def used(self) -> Resources:
-        used = Resources.empty()
-        for task in self.tasks.values():
-            if not task.state.is_terminal:
-                used = used + task.resources
-        return used
+        return live_resources(self.tasks.values())
 
     def offered(self) -> Resources:
-        offered = Resources.empty()
-        for offer in self.offers.values():
-            offered = offered + offer.resources
-        return offered
+        return offered_resources(self.offers.values())
 
     def find_task(self, task_id: str) -> Task | None:
         return self.tasks.get(task_id) or self.unreachable_tasks.get(task_id)

@@ -16,7 +16,6 @@ from berth.sim.agents import (
     SimulatedAgent,
     Simulation,
     agent_specs,
-    master_url,
     raise_open_file_limit,
 )
 from berth.sim.model import AgentSpec, SimAgentState, SimTask
@@ -30,6 +29,5 @@ __all__ = [
     "SimulatedAgent",
     "Simulation",
     "agent_specs",
-    "master_url",
     "raise_open_file_limit",
 ]

@@ -45,18 +45,6 @@ DEFAULT_RESOURCES: Final = Resources.parse_text("cpus:4;mem:8192;disk:10240;port
 MAX_RECONNECT_BACKOFF = 5.0
 
 
-def master_url(master: str) -> str:
-    """``host:port`` or ``http://host:port`` -> the agent channel's WebSocket URL.
-
-    >>> master_url("127.0.0.1:5050")
-    'ws://127.0.0.1:5050/api/berth/v1/agent'
-    """
-    address = master.strip().removeprefix("http://").removeprefix("ws://").rstrip("/")
-    if ":" not in address:
-        address += ":5050"
-    return f"ws://{address}{proto.PATH}"
-
-
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     """How many agents, what they offer, and how they talk to the master.
@@ -214,7 +202,7 @@ class Simulation:
 
     def __init__(self, config: SimConfig, specs: Sequence[AgentSpec] | None = None) -> None:
         self.config = config
-        self.url = master_url(config.master)
+        self.url = proto.channel_url(config.master)
         self._gate = asyncio.Semaphore(max(1, config.connect_concurrency))
         self._all_registered = asyncio.Event()
         self._registered_once = 0

@@ -75,14 +75,15 @@ class MarathonError(BerthError):
         return {"message": self.message}
 
 
-class MarathonValidationError(MarathonError):
-    """Semantic problems with a well-formed body (422 "Object is not valid")."""
+class _ViolationsError(MarathonError):
+    """A 422 listing problems by JSON path (``details``)."""
 
     status = 422
+    MESSAGE = ""
 
     def __init__(self, violations: Iterable[Violation]) -> None:
         self.violations: tuple[Violation, ...] = tuple(violations)
-        super().__init__(OBJECT_NOT_VALID)
+        super().__init__(self.MESSAGE)
 
     @property
     def details(self) -> list[dict[str, Any]]:
@@ -95,27 +96,19 @@ class MarathonValidationError(MarathonError):
         return f"{self.message}: " + "; ".join(f"{v.path}: {v.message}" for v in self.violations)
 
 
-class InvalidJsonError(MarathonError):
+class MarathonValidationError(_ViolationsError):
+    """Semantic problems with a well-formed body (422 "Object is not valid")."""
+
+    MESSAGE = OBJECT_NOT_VALID
+
+
+class InvalidJsonError(_ViolationsError):
     """JSON of the wrong shape: wrong types, unknown enum values, schema bounds (422).
 
     Messages are Play's codes (``error.expected.jsnumber``, ``error.path.missing``, ...).
     """
 
-    status = 422
-
-    def __init__(self, violations: Iterable[Violation]) -> None:
-        self.violations: tuple[Violation, ...] = tuple(violations)
-        super().__init__(INVALID_JSON)
-
-    @property
-    def details(self) -> list[dict[str, Any]]:
-        return group_details(self.violations)
-
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, "details": self.details}
-
-    def __str__(self) -> str:
-        return f"{self.message}: " + "; ".join(f"{v.path}: {v.message}" for v in self.violations)
+    MESSAGE = INVALID_JSON
 
 
 class MalformedJsonError(MarathonError):
