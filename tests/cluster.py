@@ -180,6 +180,20 @@ class Marathon:
 
 
 @dataclass
+class Gateway:
+    process: Process
+    port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kwargs)
+
+
+@dataclass
 class Cluster:
     """Factory for processes of one test; ``close`` stops them all."""
 
@@ -329,6 +343,39 @@ class Cluster:
             lambda: marathon.get("/health").status_code == 200,
             f"marathon on {marathon.port} to be healthy\n{marathon.process.log()}",
         )
+
+    def start_gateway(
+        self,
+        master: Master,
+        marathon: Marathon | None = None,
+        *,
+        port: int | None = None,
+        data_dir: Path | None = None,
+    ) -> Gateway:
+        """A gateway in front of ``master`` (and ``marathon``; without one, a closed port)."""
+        port = port or free_port()
+        data_dir = data_dir or self.root / f"gateway-{port}"
+        argv = [
+            sys.executable,
+            "-m",
+            "berth",
+            "gateway",
+            "--port",
+            str(port),
+            "--master",
+            master.address,
+            "--marathon",
+            f"127.0.0.1:{marathon.port if marathon else free_port()}",
+            "--data-dir",
+            str(data_dir),
+        ]
+        gateway = Gateway(self._process("gateway", argv), port, data_dir)
+        gateway.process.start()
+        wait_for(
+            lambda: gateway.get("/health").status_code == 200,
+            f"gateway on {port} to be healthy\n{gateway.process.log()}",
+        )
+        return gateway
 
     def close(self) -> None:
         for proc in reversed(self.processes):

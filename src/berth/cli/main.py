@@ -60,6 +60,10 @@ def master(
         str,
         typer.Option(envvar="BERTH_WEIGHTS", help="DRF role weights: 'eng=2,ops=0.5'."),
     ] = "",
+    cluster: Annotated[
+        str,
+        typer.Option(envvar="BERTH_CLUSTER", help="The cluster's name, shown by tools and UIs."),
+    ] = "berth",
     log_level: Annotated[str | None, typer.Option(envvar="BERTH_LOG_LEVEL")] = None,
 ) -> None:
     """Run a Mesos-compatible master."""
@@ -82,6 +86,7 @@ def master(
         max_agent_ping_timeouts=max_agent_ping_timeouts,
         heartbeat_interval=heartbeat_interval,
         weights=role_weights,
+        cluster=cluster,
     )
     run_service(run_master(options))
 
@@ -191,6 +196,41 @@ def marathon(
         reconcile_interval=reconcile_interval,
     )
     run_service(run_marathon(options))
+
+
+@app.command()
+def gateway(
+    port: Annotated[
+        int, typer.Option(envvar="BERTH_GATEWAY_PORT", help="Port to serve on.")
+    ] = 8000,
+    host: Annotated[
+        str, typer.Option(envvar="BERTH_GATEWAY_HOST", help="Address to bind.")
+    ] = "127.0.0.1",
+    master_address: Annotated[
+        str, typer.Option("--master", envvar="BERTH_MASTER", help="The master, as host:port.")
+    ] = "127.0.0.1:5050",
+    marathon_address: Annotated[
+        str,
+        typer.Option("--marathon", envvar="BERTH_MARATHON", help="Marathon, as host:port."),
+    ] = "127.0.0.1:8080",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(envvar="BERTH_DATA_DIR", help="Where the cluster id is kept."),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(envvar="BERTH_LOG_LEVEL")] = None,
+) -> None:
+    """Run the gateway: the cluster's single entry point (web UI, /marathon, /mesos, agents)."""
+    from berth.gateway.service import GatewayOptions, run_gateway
+
+    setup_logging(log_level)
+    options = GatewayOptions(
+        host=host,
+        port=port,
+        master=master_address,
+        marathon=marathon_address,
+        data_dir=(data_dir or data_home() / "gateway").resolve(),
+    )
+    run_service(run_gateway(options))
 
 
 app.command()(up)

@@ -80,10 +80,16 @@ async def serve(
     ready: asyncio.Event | None = None,
     ws_ping_interval: float | None = None,
     ws_ping_timeout: float | None = None,
+    proxy_headers: bool = True,
 ) -> None:
-    """Run uvicorn on an already-bound socket until cancelled."""
+    """Run uvicorn on an already-bound socket until cancelled.
+
+    ``proxy_headers=False`` keeps each connection's real peer as the client address (an
+    edge such as the gateway must not believe a client's own ``X-Forwarded-For``).
+    """
     config = uvicorn.Config(
         app,
+        proxy_headers=proxy_headers,
         log_config=None,
         access_log=False,
         ws_ping_interval=ws_ping_interval,

@@ -77,6 +77,8 @@ class MasterConfig:
     event_queue_size: int = 10_000
     # Role weights for DRF (role -> weight); unlisted roles weigh 1.
     weights: tuple[tuple[str, float], ...] = ()
+    # The cluster's human-readable name (Mesos's --cluster): DC/OS tools show it.
+    cluster: str = "berth"
 
     @property
     def agent_removal_timeout(self) -> float:

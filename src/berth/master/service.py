@@ -32,6 +32,7 @@ class MasterOptions:
     max_agent_ping_timeouts: int = 5
     heartbeat_interval: float = 15.0
     weights: tuple[tuple[str, float], ...] = ()
+    cluster: str = "berth"
 
 
 def build_app(master: Master) -> tuple[FastAPI, AgentChannelServer]:
@@ -59,6 +60,7 @@ async def run_master(options: MasterOptions, *, ready: asyncio.Event | None = No
         agent_ping_timeout=options.agent_ping_timeout,
         max_agent_ping_timeouts=options.max_agent_ping_timeouts,
         weights=options.weights,
+        cluster=options.cluster,
     )
     master = Master(config, store)
     try:

@@ -172,6 +172,7 @@ def state_json(master: Master) -> JSON:
         "id": master.id,
         "pid": master.pid,
         "hostname": master.config.hostname,
+        "cluster": master.config.cluster,
         "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING"],
         "activated_slaves": sum(1 for a in agents if a.active),
         "deactivated_slaves": sum(1 for a in agents if not a.active),
@@ -224,7 +225,12 @@ def state_summary_json(master: Master) -> JSON:
                 "slave_ids": sorted({t.agent_id for t in tasks}),
             }
         )
-    return {"hostname": master.config.hostname, "slaves": slaves, "frameworks": frameworks}
+    return {
+        "hostname": master.config.hostname,
+        "cluster": master.config.cluster,
+        "slaves": slaves,
+        "frameworks": frameworks,
+    }
 
 
 def all_tasks(master: Master) -> list[Task]:
