@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from bench import (
+    cluster_startup,
     docker_launch_latency,
     marathon_api_latency,
     marathon_launch,
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         docker_launch_latency,
         marathon_launch,
         marathon_api_latency,
+        cluster_startup,
     )
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

@@ -321,6 +321,35 @@ class Agent:
             self.updates.forget(fid, task_id)
             runner.kill()
 
+    async def kill_all_tasks(self, timeout: float) -> int:
+        """Kill every task and wait until their containers are gone (``berth agent
+        --kill-tasks-on-exit``, used by ``berth up``); the number still not gone after
+        ``timeout`` seconds, whose containers are then destroyed outright.
+
+        Each task gets its own kill policy (SIGTERM, its grace period, SIGKILL) and
+        reports TASK_KILLED as usual. The master hears the latest state of every task at
+        once, even where nobody acknowledges the updates before it (``resend_all``).
+        Call it while ``run()`` is still running: the runners live in its task group.
+        """
+        runners = [r for r in self.runners.values() if not r.state.is_terminal]
+        if runners:
+            log.info("killing %d tasks before exiting", len(runners))
+        for runner in runners:
+            runner.kill()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(not r.state.is_terminal for r in runners):
+            await asyncio.sleep(0.02)
+        stuck = [r for r in runners if not r.state.is_terminal]
+        for runner in stuck:
+            log.warning("task %s did not stop in time; destroying its container", runner.task_id)
+            await runner.containerizer.destroy(runner.container_id)
+        self.updates.resend_all()
+        return len(stuck)
+
+    def unacknowledged(self) -> int:
+        """How many tasks have status updates the master has not acknowledged."""
+        return sum(1 for fid, tid in self.runners if self.updates.pending(fid, tid))
+
     def acknowledge(self, framework_id: str, task_id: str, uuid_b64: str) -> None:
         self.updates.acknowledge(framework_id, task_id, uuid_b64)
         self._maybe_complete(framework_id, task_id)

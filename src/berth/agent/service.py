@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,17 @@ class AgentOptions:
     containerizers: tuple[str, ...] = ("docker", "process")
     heartbeat: float = 15.0
     status_update_backoff: float = 10.0
+    # On SIGTERM, kill every task and wait for it to be gone before exiting (``berth
+    # up``). Off by default: a stopped agent leaves its tasks running, and finds them
+    # again when it restarts.
+    kill_tasks_on_exit: bool = False
+
+
+# Bounds on the exit with ``kill_tasks_on_exit``: the tasks' own kill policies (3 s grace
+# by default) normally end them well within the first; the second is how long the
+# TASK_KILLED updates get to reach the master before the agent goes.
+KILL_TASKS_TIMEOUT = 30.0
+REPORT_KILLED_TIMEOUT = 0.5
 
 
 async def make_containerizers(
@@ -84,6 +96,24 @@ async def run_agent(options: AgentOptions, *, ready: asyncio.Event | None = None
             tg.create_task(agent.run(), name="agent")
             tg.create_task(channel.run(), name="channel")
             tg.create_task(serve(build_app(agent), sock, ready=ready), name="http")
+            if options.kill_tasks_on_exit:
+                try:
+                    await asyncio.Event().wait()  # serve until cancelled (SIGTERM)
+                except asyncio.CancelledError:
+                    # Still inside the task group: the runners and the channel to the
+                    # master keep working while the tasks are killed and reported.
+                    await _kill_tasks(agent)
+                    raise
     finally:
         for containerizer in containerizers.values():
             await containerizer.close()
+
+
+async def _kill_tasks(agent: Agent) -> None:
+    stuck = await agent.kill_all_tasks(KILL_TASKS_TIMEOUT)
+    if stuck:
+        log.warning("%d tasks had to be destroyed", stuck)
+    deadline = time.monotonic() + REPORT_KILLED_TIMEOUT
+    while agent.unacknowledged() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    log.info("every task is gone; exiting")

@@ -128,6 +128,16 @@ def agent(
     status_update_backoff: Annotated[
         float, typer.Option(help="First resend delay of an unacknowledged status update.")
     ] = 10.0,
+    kill_tasks_on_exit: Annotated[
+        bool,
+        typer.Option(
+            "--kill-tasks-on-exit",
+            envvar="BERTH_KILL_TASKS_ON_EXIT",
+            help="On SIGTERM, kill every task (reporting TASK_KILLED) and exit once their "
+            "processes and containers are gone. Without it, tasks outlive a stopped agent, "
+            "which finds them again when it restarts.",
+        ),
+    ] = False,
     log_level: Annotated[str | None, typer.Option(envvar="BERTH_LOG_LEVEL")] = None,
 ) -> None:
     """Run an agent that runs tasks on this machine."""
@@ -156,6 +166,7 @@ def agent(
         containerizers=names,
         heartbeat=heartbeat,
         status_update_backoff=status_update_backoff,
+        kill_tasks_on_exit=kill_tasks_on_exit,
     )
     run_service(run_agent(options))
 
