@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 import uvloop
+from hypothesis import settings
 
 from tests.cluster import Cluster, cluster_fixture
+
+# Property tests judge behaviour, not speed: Hypothesis's per-example deadline is a timing
+# assertion, and fails at random when the suite loads both cores.
+settings.register_profile("berth", deadline=None)
+settings.load_profile("berth")
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from berth.cli.client import register as register_client_commands
+from berth.cli.client.context import RootGroup
 from berth.cli.up import up
 from berth.core.attributes import parse_attributes
 from berth.core.errors import InvalidInput
@@ -19,6 +21,8 @@ from berth.core.resources import Resources
 from berth.core.runtime import data_home, run_service, setup_logging
 
 app = typer.Typer(
+    # Usage errors (unknown command, bad flag) end with one line and exit code 2.
+    cls=RootGroup,
     name="berth",
     help="Berth: a small datacenter operating system.",
     no_args_is_help=True,
@@ -245,6 +249,7 @@ def gateway(
 
 
 app.command()(up)
+register_client_commands(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The client command groups, one module each (``berth app ...`` is ``apps``)."""
