@@ -22,6 +22,7 @@ from bench import (
     marathon_api_latency,
     marathon_launch,
     master_idle_agents,
+    ui_services,
 )
 from bench.report import render_header, write_run
 
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         marathon_launch,
         marathon_api_latency,
         cluster_startup,
+        ui_services,
     )
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
