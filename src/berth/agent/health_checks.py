@@ -29,8 +29,6 @@ import contextlib
 import inspect
 import ipaddress
 import math
-import os
-import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -40,6 +38,7 @@ from typing import Any
 
 import aiohttp
 
+from berth.core.commands import run_to_exit
 from berth.core.errors import InvalidInput
 
 # --------------------------------------------------------------------------------------
@@ -681,29 +680,9 @@ async def run_shell_command(
     argv = check.argv
     # With shell false, ``value`` is the program and argv[0] may differ from it.
     executable = None if check.shell else check.value
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        executable=executable,
-        cwd=cwd,
-        env={**env, **check.env},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
+    return await run_to_exit(
+        argv, executable=executable, cwd=cwd, env={**env, **check.env}, timeout=timeout
     )
-    try:
-        async with asyncio.timeout(timeout):
-            return await process.wait()
-    except BaseException:
-        _kill_group(process.pid)
-        # SIGKILL cannot be ignored: this wait is short, and it reaps the child.
-        await asyncio.shield(process.wait())
-        raise
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-        os.killpg(pgid, signal.SIGKILL)
 
 
 def command_runner(*, cwd: Path, env: Mapping[str, str]) -> RunCommand:

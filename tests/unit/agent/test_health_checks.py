@@ -789,6 +789,37 @@ async def test_cancelling_run_shell_command_kills_the_process_group(
     await _wait_dead(int((tmp_path / "child.pid").read_text()))
 
 
+async def test_a_cancellation_at_any_moment_leaves_no_process(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Cancelled while the child is being spawned (it may already run) or while it runs:
+    # either way its whole process group goes.
+    seconds = 3_600_000 + os.getpid() % 100_000  # an argv no other test uses
+    for yields in range(80):
+        task = asyncio.create_task(
+            run_shell_command(
+                {"value": f"sleep {seconds} & wait"}, cwd=tmp_path, env=env, timeout=3600
+            )
+        )
+        for _ in range(yields):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    def leftovers() -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                if stat.read_bytes() == f"sleep\0{seconds}\0".encode():
+                    found.append(int(stat.parent.name))
+        return [pid for pid in found if _alive(pid)]
+
+    async with asyncio.timeout(30):
+        while leftovers():
+            await asyncio.sleep(0.05)
+
+
 async def test_command_check_in_a_sandbox(tmp_path: Path, env: dict[str, str]) -> None:
     (tmp_path / "ok").write_text("")
     spec = fast(

@@ -44,6 +44,7 @@ from berth.agent.containerizers.base import (
 )
 from berth.agent.containerizers.cgroups import CgroupError, Cgroups, CgroupVersion
 from berth.agent.launch import CommandSpec, LaunchSpec, process_argv
+from berth.core.commands import run_to_exit
 from berth.core.errors import InvalidInput, NotFound
 from berth.core.jsonutil import dumps, loads
 
@@ -400,26 +401,15 @@ class ProcessContainerizer:
             program, argv = process_argv(spec)
         except InvalidInput as e:
             raise ContainerizerError(str(e)) from e
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
+        return await run_to_exit(
+            argv,
             executable=program,
             cwd=launch.get("cwd"),
             env={**launch.get("env", {}), **extra_env},
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
+            timeout=timeout,
             # uvloop's subprocesses take no user= argument; switch in the child instead.
             preexec_fn=_switch_user(spec.user or launch.get("user") or None),
         )
-        try:
-            async with asyncio.timeout(timeout):
-                return await proc.wait()
-        finally:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
 
     async def recover(self, known: Sequence[RecoveryRecord]) -> dict[str, Launched]:
         recovered: dict[str, Launched] = {}
