@@ -1,8 +1,9 @@
 """The README's quickstart, through the real entry points as a new user runs them.
 
-``berth up`` brings a cluster up; the client commands, pointed at its gateway, add the
-example web app and wait for it, follow its log, scale it, remove a Docker app without
-leaving its container, and Ctrl-C on ``berth up`` leaves no process or container behind.
+``scripts/up`` (set-up, then ``berth up``) brings a cluster up; the client commands,
+pointed at its gateway, add the example web app and wait for it, follow its log, scale
+it, remove a Docker app without leaving its container, and Ctrl-C on ``berth up`` leaves
+no process or container behind.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import requests
 
 from tests.cluster import free_port, wait_for
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
 
 
 class Up:
@@ -34,10 +36,7 @@ class Up:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "berth",
-                "up",
+                str(REPO / "scripts" / "up"),  # the README's first command
                 "--data-dir",
                 str(root / "data"),
                 *(
@@ -163,6 +162,9 @@ def test_quickstart_from_berth_up_to_ctrl_c(up: Up, tmp_path: Path, busybox_imag
     assert "Traceback" not in added.stderr
     assert "/hello/web" in added.stdout
     assert "2/2" in added.stdout, added.stdout
+    # Progress while it waited: the deployment, then its steps as they happened.
+    assert "deployment " in added.stderr, added.stderr
+    assert len(added.stderr.splitlines()) >= 2, added.stderr
 
     listed = berth(up, "task", "list", "/hello/web", "--json")
     assert listed.returncode == 0, listed.stderr
