@@ -197,6 +197,8 @@ def test_up_runs_apps_then_sigint_leaves_no_process_and_no_container(
         assert docker_containers(f"berth.agent_id={local_id}")
 
         assert up.stop(signal.SIGINT) == 0, up.output()
+        assert "stopping: gateway and marathon, then the agents" in up.output()
+        assert "stopped in " in up.output()
 
         assert processes_mentioning(str(up.data_dir)) == [], "a child outlived berth up"
         assert processes_mentioning(marker) == [], "a process task outlived berth up"

@@ -189,6 +189,9 @@ async def _supervise(
 async def _stop_shielded(supervisor: Supervisor) -> None:
     """Stop the children even if a second Ctrl-C arrives meanwhile (it is acknowledged,
     not obeyed: leaving half the cluster running would be worse than waiting)."""
+    if any(c.running for c in supervisor.children):
+        say("stopping: gateway and marathon, then the agents and their tasks, then the master")
+    begun = time.monotonic()
     stopping = asyncio.ensure_future(supervisor.stop())
     while not stopping.done():
         try:
@@ -196,6 +199,7 @@ async def _stop_shielded(supervisor: Supervisor) -> None:
         except asyncio.CancelledError:
             say("still stopping: the agents are killing their tasks")
     stopping.result()
+    say(f"stopped in {time.monotonic() - begun:.1f} s")
 
 
 def up(
