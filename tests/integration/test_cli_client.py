@@ -415,6 +415,9 @@ def test_wait_timeout_is_exit_4(env: Env) -> None:
     )
     assert done.returncode == 4
     assert "timed out" in done.stderr
+    # The final state says why the instance waits, in marathon's words.
+    assert "/cli/too-big: 0/1 running; waiting, offers turned down: " in done.stdout
+    assert "cpus" in done.stdout, done.stdout
     env.ok("app", "remove", "/cli/too-big", "--wait")
 
 

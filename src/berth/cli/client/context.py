@@ -218,6 +218,21 @@ class Cluster:
     ) -> Any:
         return self.marathon_reply(method, path, body, query=query).json()
 
+    def queue_items(self) -> dict[str, Any]:
+        """``GET /v2/queue`` (with the offers marathon turned down) by app id; empty when
+        it cannot be read (it only explains, it never decides)."""
+        url = build_url(self.endpoints.marathon, "/v2/queue", {"embed": "lastUnusedOffers"})
+        reply = self.http.request("GET", url, check=False)
+        if reply.status >= 400:
+            return {}
+        data = reply.json()
+        items = data.get("queue", []) if isinstance(data, dict) else []
+        return {
+            str(item["app"]["id"]): item
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("app"), dict)
+        }
+
     def app_or_none(self, app_id: str) -> dict[str, Any] | None:
         """``GET /v2/apps/<id>``'s app, or None when there is no such app."""
         url = build_url(self.endpoints.marathon, f"/v2/apps{app_id}")

@@ -277,6 +277,32 @@ def describe(watch: Watch) -> str:
     return f"step {step}/{watch.total_steps}: " + (", ".join(parts) or "finishing")
 
 
+def waiting_reasons(queue_item: Mapping[str, Any] | None, limit: int = 3) -> list[str]:
+    """Why an app's queued instances are not launched: the reasons marathon gave for the
+    last offers it turned down (``GET /v2/queue?embed=lastUnusedOffers``), most common
+    first, each once.
+
+    >>> item = {"count": 1, "lastUnusedOffers": [
+    ...     {"reason": "UnfulfilledConstraint", "detail": "hostname UNIQUE"},
+    ...     {"reason": "InsufficientCpus", "detail": "insufficient cpus: 50 needed, 2 offered"},
+    ...     {"reason": "UnfulfilledConstraint", "detail": "hostname UNIQUE"}]}
+    >>> waiting_reasons(item)
+    ['hostname UNIQUE', 'insufficient cpus: 50 needed, 2 offered']
+    >>> waiting_reasons(None), waiting_reasons({"count": 0, "lastUnusedOffers": []})
+    ([], [])
+    """
+    if not queue_item or not queue_item.get("count"):
+        return []
+    counts: dict[str, int] = {}
+    for offer in queue_item.get("lastUnusedOffers") or []:
+        if isinstance(offer, Mapping):
+            text = str(offer.get("detail") or offer.get("reason") or "").strip()
+            if text:
+                counts[text] = counts.get(text, 0) + 1
+    ranked = sorted(counts, key=lambda text: -counts[text])  # stable: first seen first
+    return ranked[:limit]
+
+
 def app_state_line(app: Mapping[str, Any]) -> str:
     """The final state of one app, as ``--wait`` prints it.
 

@@ -200,12 +200,19 @@ def report(
     shown = set(apps)
     for w in watches:
         shown |= w.apps
+    queued: dict[str, Any] | None = None
     for app_id in sorted(shown):
         app = cluster.app_or_none(app_id)
         if app is None:
             print(f"{app_id}: removed", flush=True)
-        else:
-            print(progress.app_state_line(app), flush=True)
+            continue
+        line = progress.app_state_line(app)
+        if app.get("tasksRunning", 0) < app.get("instances", 0):
+            queued = queued if queued is not None else cluster.queue_items()
+            reasons = progress.waiting_reasons(queued.get(app_id))
+            if reasons:
+                line += "; waiting, offers turned down: " + "; ".join(reasons)
+        print(line, flush=True)
     failed = [w for w in watches if w.outcome == "failed"]
     if failed:
         w = failed[0]
