@@ -19,6 +19,7 @@ from types import ModuleType
 from bench import (
     cluster_startup,
     docker_launch_latency,
+    gateway_overhead,
     marathon_api_latency,
     marathon_launch,
     master_idle_agents,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         marathon_launch,
         marathon_api_latency,
         cluster_startup,
+        gateway_overhead,
         ui_services,
     )
 }
