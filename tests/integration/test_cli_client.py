@@ -415,9 +415,22 @@ def test_wait_timeout_is_exit_4(env: Env) -> None:
     )
     assert done.returncode == 4
     assert "timed out" in done.stderr
-    # The final state says why the instance waits, in marathon's words.
-    assert "/cli/too-big: 0/1 running; waiting, offers turned down: " in done.stdout
-    assert "cpus" in done.stdout, done.stdout
+
+    # Once marathon has turned an offer down, the final state says why, in its words.
+    def declined() -> bool:
+        reply = env.marathon.get("/v2/queue?embed=lastUnusedOffers").json()
+        return any(item.get("lastUnusedOffers") for item in reply["queue"])
+
+    wait_for(declined, "marathon to turn down an offer for /cli/too-big")
+    (deployment,) = [
+        d["id"]
+        for d in env.marathon.get("/v2/deployments").json()
+        if "/cli/too-big" in d["affectedApps"]
+    ]
+    watched = env.run("deployment", "watch", deployment, "--timeout", "1")
+    assert watched.returncode == 4
+    assert "/cli/too-big: 0/1 running; waiting, offers turned down: " in watched.stdout
+    assert "insufficient cpus" in watched.stdout, watched.stdout
     env.ok("app", "remove", "/cli/too-big", "--wait")
 
 
