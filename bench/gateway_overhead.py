@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,6 @@ from bench.marathon_api_latency import app_definition, percentile, timed_get
 from bench.marathon_launch import MarathonClient, close_services, start_marathon
 from bench.report import Run, Table, fmt, now, this_machine
 from bench.services import Services
-from tests.cluster import Process, free_port, wait_for
 
 NAME = "gateway-overhead"
 TITLE = "latency added by the gateway, against the services directly"
@@ -64,23 +62,6 @@ class Pair:
         return 1000 * (percentile(self.gateway_seconds, 0.5) - percentile(self.direct_seconds, 0.5))
 
 
-def start_gateway(services: Services, master_url: str, marathon_url: str) -> tuple[Process, str]:
-    port = free_port()
-    argv = [sys.executable, "-m", "berth", "gateway", "--port", str(port)]
-    argv += ["--master", master_url.removeprefix("http://")]
-    argv += ["--marathon", marathon_url.removeprefix("http://")]
-    argv += ["--data-dir", str(services.root / f"gateway-{port}")]
-    proc = Process("gateway", argv, services.root / f"{len(services.processes):02d}-gateway.log")
-    services.processes.append(proc)
-    proc.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(
-        lambda: requests.get(url + "/health", timeout=5).status_code == 200,
-        f"the gateway to be healthy\n{proc.log()}",
-    )
-    return proc, url
-
-
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -95,7 +76,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[Pair]:
             master_url, AGENT_RESOURCES, "--containerizers", "process"
         )
         _, marathon_url = start_marathon(services, master_url)
-        _, gateway_url = start_gateway(services, master_url, marathon_url)
+        _, gateway_url = services.start_gateway(master_url, marathon_url)
         client = MarathonClient(marathon_url)
         for i in range(APPS):
             client.create(app_definition(i, 0))

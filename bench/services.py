@@ -56,6 +56,21 @@ class Services:
         )
         return proc, url
 
+    def start_gateway(self, master_url: str, marathon_url: str) -> tuple[Process, str]:
+        """``berth gateway`` in front of the master and marathon, once healthy."""
+        port = free_port()
+        argv = [sys.executable, "-m", "berth", "gateway", "--port", str(port)]
+        argv += ["--master", master_url.removeprefix("http://")]
+        argv += ["--marathon", marathon_url.removeprefix("http://")]
+        argv += ["--data-dir", str(self.root / f"gateway-{port}")]
+        proc = self._start("gateway", argv)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(
+            lambda: requests.get(url + "/health", timeout=5).status_code == 200,
+            f"the gateway to be healthy\n{proc.log()}",
+        )
+        return proc, url
+
     def start_sim(self, master_url: str, agents: int, *extra: str) -> Process:
         argv = [sys.executable, "-m", "berth.sim", "--master", master_url.removeprefix("http://")]
         argv += ["--agents", str(agents), *extra]

@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 from bench.marathon_api_latency import GROUP_SIZE, app_definition, percentile
 from bench.marathon_launch import MarathonClient, close_services, start_marathon
 from bench.report import Run, Table, fmt, now, this_machine
 from bench.services import Services
-from tests.cluster import Process, free_port, wait_for
+from tests.cluster import wait_for
 
 NAME = "ui-services"
 TITLE = "Web UI services page with 1,000 apps: first render and filter latency"
@@ -79,23 +76,6 @@ class Result:
     rows_listed: int = 0
 
 
-def start_gateway(services: Services, master_url: str, marathon_url: str) -> str:
-    port = free_port()
-    argv = [sys.executable, "-m", "berth", "gateway", "--port", str(port)]
-    argv += ["--master", master_url.removeprefix("http://")]
-    argv += ["--marathon", marathon_url.removeprefix("http://")]
-    argv += ["--data-dir", str(services.root / f"gateway-{port}")]
-    proc = Process("gateway", argv, services.root / f"{len(services.processes):02d}-gateway.log")
-    services.processes.append(proc)
-    proc.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(
-        lambda: requests.get(url + "/health", timeout=5).status_code == 200,
-        f"the gateway to be healthy\n{proc.log()}",
-    )
-    return url
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> Result:
     from playwright.sync_api import sync_playwright
 
@@ -107,7 +87,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> Result:
         _, master_url = services.start_master()
         services.start_agent(master_url, AGENT_RESOURCES, "--containerizers", "process")
         _, marathon_url = start_marathon(services, master_url)
-        gateway_url = start_gateway(services, master_url, marathon_url)
+        _, gateway_url = services.start_gateway(master_url, marathon_url)
         client = MarathonClient(marathon_url)
         step = max(1, args.ui_apps // max(1, args.ui_running_apps))
         running = {i * step for i in range(min(args.ui_running_apps, args.ui_apps))}

@@ -166,7 +166,9 @@ class Agent:
 
 
 @dataclass
-class Marathon:
+class HttpService:
+    """A service process on loopback with its own data directory."""
+
     process: Process
     port: int
     data_dir: Path
@@ -179,18 +181,12 @@ class Marathon:
         return requests.get(self.url + path, timeout=10, **kwargs)
 
 
-@dataclass
-class Gateway:
-    process: Process
-    port: int
-    data_dir: Path
+class Marathon(HttpService):
+    """``berth marathon``."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.get(self.url + path, timeout=10, **kwargs)
+class Gateway(HttpService):
+    """``berth gateway``."""
 
 
 @dataclass

@@ -3,7 +3,6 @@ TASK_KILLED, and exits only once their processes and containers are gone."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,35 +18,9 @@ from tests.cluster import (
     wait_for,
 )
 from tests.framework import Framework, docker_container, task_info
+from tests.leftovers import docker_containers, processes_mentioning
 
 pytestmark = pytest.mark.docker
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes whose command line contains ``text`` (zombies aside)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def docker_containers(label: str) -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={label}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
-    return out.split()
 
 
 def start_agent(cluster: Cluster, master: Master, work_dir: Path) -> Process:

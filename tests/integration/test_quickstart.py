@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.cluster import free_port, wait_for
+from tests.leftovers import alive, descendants, docker_containers
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -81,45 +82,6 @@ def berth(up: Up, *args: str, timeout: float = 120) -> subprocess.CompletedProce
         timeout=timeout,
         check=False,
     )
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def containers_of_task(task_id: str) -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=berth.task_id={task_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.split()
 
 
 @pytest.fixture
@@ -216,11 +178,11 @@ def test_quickstart_from_berth_up_to_ctrl_c(up: Up, tmp_path: Path, busybox_imag
     added = berth(up, "app", "add", str(docker_app), "--wait")
     assert added.returncode == 0, added.stdout + added.stderr + up.log()
     (sleeper,) = json.loads(berth(up, "task", "list", "/quickstart/sleeper", "--json").stdout)
-    assert containers_of_task(sleeper["id"])
+    assert docker_containers(f"berth.task_id={sleeper['id']}")
     removed = berth(up, "app", "remove", "/quickstart/sleeper", "--wait")
     assert removed.returncode == 0, removed.stdout + removed.stderr
     wait_for(
-        lambda: not containers_of_task(sleeper["id"]),
+        lambda: not docker_containers(f"berth.task_id={sleeper['id']}"),
         "the removed app's container to be gone",
     )
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.cluster import free_port, task_port_range, wait_for
-from tests.integration.test_agent_shutdown import docker_containers, processes_mentioning
+from tests.leftovers import docker_containers, processes_mentioning
 
 
 @dataclass

@@ -11,8 +11,8 @@ from typing import Any
 import requests
 
 from tests.cluster import wait_for
-from tests.integration.test_agent_shutdown import processes_mentioning
 from tests.integration.test_up import BerthUp, sleeper
+from tests.leftovers import processes_mentioning
 
 
 def test_three_agents_take_one_unique_instance_each_and_a_fourth_waits(tmp_path: Path) -> None:

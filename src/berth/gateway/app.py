@@ -7,7 +7,6 @@ microsecond here is added to every API call that passes through.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from berth.gateway.routes import (
     Ui,
     resolve,
 )
+from berth.ui import STATIC_DIR
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +50,9 @@ _LANDING_LINKS = [
 
 
 def find_ui_dir() -> Path | None:
-    """The web UI's static folder (``berth.ui.STATIC_DIR``), or None when the UI is not
-    installed; the gateway then shows a page listing the APIs at ``/``."""
-    try:
-        module = importlib.import_module("berth.ui")
-    except ImportError:
-        return None
-    except Exception:  # a broken UI package must not take the cluster's entry point down
-        log.exception("the web UI package failed to load; serving the API list instead")
-        return None
-    static = getattr(module, "STATIC_DIR", None)
-    if static is None:
-        return None
-    path = Path(static).resolve()
-    return path if path.is_dir() else None
+    """The web UI's static folder, or None when it is missing from this installation;
+    the gateway then shows a page listing the APIs at ``/``."""
+    return STATIC_DIR if STATIC_DIR.is_dir() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from berth.agent.health_checks import (
     run_shell_command,
 )
 from berth.core.errors import InvalidInput
+from tests.leftovers import alive, processes_mentioning
 
 # --------------------------------------------------------------------------------------
 # Parsing
@@ -723,17 +724,9 @@ async def test_grace_period_lets_a_slow_starter_come_up() -> None:
 # COMMAND checks with the process runner
 
 
-def _alive(pid: int) -> bool:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    return fields[0] not in ("Z", "X")
-
-
 async def _wait_dead(pid: int) -> None:
     async with asyncio.timeout(30):
-        while _alive(pid):
+        while alive(pid):
             await asyncio.sleep(0.01)
 
 
@@ -807,16 +800,8 @@ async def test_a_cancellation_at_any_moment_leaves_no_process(
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    def leftovers() -> list[int]:
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/cmdline"):
-            with contextlib.suppress(OSError):
-                if stat.read_bytes() == f"sleep\0{seconds}\0".encode():
-                    found.append(int(stat.parent.name))
-        return [pid for pid in found if _alive(pid)]
-
     async with asyncio.timeout(30):
-        while leftovers():
+        while processes_mentioning(f"sleep {seconds}"):
             await asyncio.sleep(0.05)
 
 

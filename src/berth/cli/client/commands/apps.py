@@ -17,7 +17,7 @@ from berth.cli.client.commands.common import (
     app_path,
     complete_app_id,
 )
-from berth.cli.client.context import client_command, cluster, group_options
+from berth.cli.client.context import Cluster, client_command, cluster, group_options
 from berth.cli.client.errors import ClientError, UsageProblem
 from berth.cli.client.wait import change
 
@@ -133,7 +133,7 @@ def update(
     )
 
 
-def _require_app(c: Any, path: str) -> dict[str, Any]:
+def _require_app(c: Cluster, path: str) -> dict[str, Any]:
     """The app; a clear error when it does not exist (PUT would create it)."""
     found = c.app_or_none(path)
     if found is None:
@@ -193,13 +193,18 @@ def versions(app_id: AppId, json: JsonFlag = False) -> None:
     """List the versions of an app's definition, newest first."""
     path = app_path(app_id)
     c = cluster()
-    data = c.marathon("GET", f"/v2/apps{path}/versions")
-    listed = [str(v) for v in data.get("versions", [])] if isinstance(data, dict) else []
+    listed = _versions(c, path)
     if json:
         render.show_json(sorted(listed, reverse=True))
         return
     current = c.app_or_none(path)
     render.show_table(render.versions_table(listed, current.get("version") if current else None))
+
+
+def _versions(c: Cluster, path: str) -> list[str]:
+    """The app's versions as marathon lists them (``GET /v2/apps/<id>/versions``)."""
+    data = c.marathon("GET", f"/v2/apps{path}/versions")
+    return [str(v) for v in data.get("versions", [])] if isinstance(data, dict) else []
 
 
 def previous_version(versions: list[str], current: str | None) -> str | None:
@@ -237,9 +242,7 @@ def rollback(
     c = cluster()
     current = _require_app(c, path)
     if version is None:
-        data = c.marathon("GET", f"/v2/apps{path}/versions")
-        listed = [str(v) for v in data.get("versions", [])] if isinstance(data, dict) else []
-        version = previous_version(listed, current.get("version"))
+        version = previous_version(_versions(c, path), current.get("version"))
         if version is None:
             raise ClientError(f"app {path} has no earlier version to roll back to")
     target = version
